@@ -1,0 +1,189 @@
+"""Reduce traces and images to what a plot of a few hundred pixels can show.
+
+A browser draws an SVG line of 1e5 points in about a quarter of a second, so
+traces are cut down to a few thousand points before they are sent, keeping the
+minimum and maximum of every bucket: spikes and the global extremes survive.
+Images are block-averaged to at most 512 x 512. Everything leaves as float32.
+
+The min/max selection uses :mod:`tsdownsample` when it is installed (a SIMD
+implementation, several times faster than numpy on long traces, see
+``benchmarks``), and a numpy implementation otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # optional accelerator
+    from tsdownsample import MinMaxDownsampler as _TsMinMax
+except ImportError:  # pragma: no cover - exercised when tsdownsample is absent
+    _TsMinMax = None
+
+__all__ = [
+    "DEFAULT_IMAGE_SHAPE",
+    "DEFAULT_TRACE_POINTS",
+    "decimate_image",
+    "decimate_trace",
+    "minmax_indices",
+    "to_float",
+]
+
+#: Default number of points a trace is reduced to (about 2-4x a plot's width).
+DEFAULT_TRACE_POINTS = 2000
+#: Default largest image sent to the frontend.
+DEFAULT_IMAGE_SHAPE = (512, 512)
+
+#: Below this many points numpy beats tsdownsample's call overhead.
+_TSDOWNSAMPLE_MIN = 20_000
+_TS_DTYPES = frozenset(["f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8"])
+
+
+def to_float(values: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """Convert numeric data to floats for plotting.
+
+    bqplot silently truncates int64 to int32, and float16, bool and unsigned
+    types do not all survive JSON or binary transfer, so every plot receives
+    floats. Complex values give their magnitude.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "c":
+        values = np.abs(values)
+    return values.astype(dtype, copy=False)
+
+
+def minmax_indices(
+    y: np.ndarray, n_out: int, *, use_tsdownsample: bool | None = None
+) -> np.ndarray:
+    """Indices of the minimum and maximum of each of ``n_out // 2`` equal buckets of `y`.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        One-dimensional numeric data. NaNs are skipped.
+    n_out : int
+        Number of indices wanted (at least 2). When ``len(y) <= n_out`` all
+        indices are returned.
+    use_tsdownsample : bool or None
+        Force (True) or forbid (False) the tsdownsample implementation; ``None``
+        picks it for long inputs when it is installed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted, unique int64 indices, the first and last index included.
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if n <= max(n_out, 2):
+        return np.arange(n, dtype=np.int64)
+    n_out = max(int(n_out) // 2 * 2, 2)
+    if use_tsdownsample is None:
+        use_tsdownsample = _TsMinMax is not None and n >= _TSDOWNSAMPLE_MIN
+    if use_tsdownsample and _TsMinMax is not None and y.dtype.str[1:] in _TS_DTYPES:
+        idx = _tsdownsample_indices(y, n_out)
+    else:
+        idx = _numpy_minmax_indices(y, n_out)
+    return np.unique(np.concatenate(([0], idx, [n - 1]))).astype(np.int64, copy=False)
+
+
+def _tsdownsample_indices(y: np.ndarray, n_out: int) -> np.ndarray:
+    y = np.ascontiguousarray(y)
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        from tsdownsample import NaNMinMaxDownsampler
+
+        return NaNMinMaxDownsampler().downsample(y, n_out=n_out).astype(np.int64)
+    return _TsMinMax().downsample(y, n_out=n_out).astype(np.int64)
+
+
+def _numpy_minmax_indices(y: np.ndarray, n_out: int) -> np.ndarray:
+    n = len(y)
+    n_buckets = n_out // 2
+    size = -(-n // n_buckets)  # ceil
+    full = n // size
+    body = y[: full * size].reshape(full, size)
+    if body.dtype.kind == "f":
+        lo_src = np.where(np.isnan(body), np.inf, body)
+        hi_src = np.where(np.isnan(body), -np.inf, body)
+    elif body.dtype.kind == "b":
+        lo_src = hi_src = body.view(np.uint8)
+    else:
+        lo_src = hi_src = body
+    offsets = np.arange(full, dtype=np.int64) * size
+    parts = [offsets + lo_src.argmin(axis=1), offsets + hi_src.argmax(axis=1)]
+    if full * size < n:
+        tail = y[full * size :]
+        if tail.dtype.kind == "f" and np.isnan(tail).all():
+            tail_idx = [0]
+        elif tail.dtype.kind == "f":
+            tail_idx = [np.nanargmin(tail), np.nanargmax(tail)]
+        else:
+            tail_idx = [tail.argmin(), tail.argmax()]
+        parts.append(full * size + np.asarray(tail_idx, dtype=np.int64))
+    return np.concatenate(parts)
+
+
+def decimate_trace(
+    y: np.ndarray,
+    n_out: int = DEFAULT_TRACE_POINTS,
+    x: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce a trace to about `n_out` points, keeping each bucket's extremes.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        One-dimensional numeric values.
+    n_out : int
+        Target number of points.
+    x : numpy.ndarray, optional
+        Coordinates of `y`; the row index when omitted.
+
+    Returns
+    -------
+    x, y : numpy.ndarray
+        float64 coordinates (precise enough for time stamps and large indices)
+        and float32 values, at most ``n_out + 2`` points.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"decimate_trace needs 1-D values, got shape {y.shape}")
+    if x is not None and len(x) != len(y):
+        raise ValueError(f"x has {len(x)} points but y has {len(y)}")
+    idx = minmax_indices(y, n_out)
+    if len(idx) == len(y):
+        xs = np.arange(len(y), dtype=np.float64) if x is None else np.asarray(x, dtype=np.float64)
+        return xs, to_float(y)
+    xs = idx.astype(np.float64) if x is None else np.asarray(x)[idx].astype(np.float64)
+    return xs, to_float(y[idx])
+
+
+def decimate_image(
+    image: np.ndarray, max_shape: tuple[int, int] = DEFAULT_IMAGE_SHAPE
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Block-average a 2-D image so that it fits in `max_shape`.
+
+    NaNs (unfilled pixels) are ignored within a block; a block of NaNs stays NaN.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        float32 image of at most `max_shape`.
+    factors : tuple of int
+        Block size along each axis (``(1, 1)`` when nothing was reduced).
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"decimate_image needs a 2-D image, got shape {image.shape}")
+    fy = max(1, -(-image.shape[0] // max_shape[0]))
+    fx = max(1, -(-image.shape[1] // max_shape[1]))
+    if fy == fx == 1:
+        return to_float(image), (1, 1)
+    ny, nx = -(-image.shape[0] // fy), -(-image.shape[1] // fx)
+    padded = np.full((ny * fy, nx * fx), np.nan, dtype=np.float32)
+    padded[: image.shape[0], : image.shape[1]] = to_float(image)
+    blocks = padded.reshape(ny, fy, nx, fx)
+    counts = np.sum(~np.isnan(blocks), axis=(1, 3))
+    sums = np.nansum(blocks, axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reduced = (sums / counts).astype(np.float32)
+    return reduced, (fy, fx)

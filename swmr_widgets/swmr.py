@@ -1,0 +1,373 @@
+"""Open HDF5 files that another process is writing in SWMR mode, and keep them current.
+
+The four public functions follow the documented API of
+``pymodaq_data.h5modules.swmr`` and fix what keeps it from working against a
+live writer in another process:
+
+* refreshing calls :meth:`h5py.Dataset.refresh`, which also drops h5py's cached
+  shape; ``Dataset.id.refresh()`` alone leaves ``ds.shape`` and ``ds[:]`` stale
+  on read-only files, so new rows never show up;
+* ``swmr="auto"`` recognises a live SWMR writer from HDF5's "already open for
+  write" error, which does not mention locking;
+* every failure raises an :class:`OSError` subclass whose message names the
+  file, says what happened and what to do.
+
+The reader never writes: files are always opened with mode ``"r"``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Literal
+
+import h5py
+
+__all__ = [
+    "FileLockedError",
+    "NotHDF5Error",
+    "SwmrOpenError",
+    "UncleanFileError",
+    "collect_datasets",
+    "is_swmr_read",
+    "open_h5_file_for_reading",
+    "refresh_cached",
+    "refresh_datasets",
+]
+
+PathLike = str | os.PathLike[str]
+SwmrMode = bool | Literal["auto"]
+Locking = bool | Literal["best-effort"] | None
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+#: HDF5 error text fragments, as written by libhdf5 1.10 - 2.0.
+_OPEN_FOR_WRITE = "already open for write"
+_NOT_OPEN_FOR_SWMR = "not already open for swmr writing"
+_LOCK_FAILED = "unable to lock file"
+_LOCKING_UNSUPPORTED = ("function not implemented", "locking disabled", "errno = 38")
+_NOT_HDF5 = "file signature not found"
+_TRUNCATED = "truncated file"
+
+
+class SwmrOpenError(OSError):
+    """Base class of the errors raised when an HDF5 file cannot be opened for reading."""
+
+    def __init__(self, path: PathLike, message: str, err: int = errno.EIO) -> None:
+        super().__init__(err, message, os.fspath(path))
+        self.path = os.fspath(path)
+
+    def __str__(self) -> str:
+        return self.strerror or ""
+
+
+class NotHDF5Error(SwmrOpenError):
+    """The file exists but is not (or not yet, or no longer completely) an HDF5 file."""
+
+
+class FileLockedError(SwmrOpenError, BlockingIOError):
+    """A writer holds the file without SWMR mode, which locks every reader out."""
+
+
+class UncleanFileError(SwmrOpenError):
+    """The file is still marked open-for-write by a writer that is gone."""
+
+
+# --------------------------------------------------------------------------- collect / refresh
+
+
+def collect_datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:
+    """Map the absolute path of every dataset under `group` to its dataset.
+
+    Build this once, then pass it to :func:`refresh_cached` on each poll: walking
+    a tree costs far more than refreshing the datasets already found.
+
+    Parameters
+    ----------
+    group : h5py.Group
+        Any group, including an :class:`h5py.File` (its root group).
+
+    Returns
+    -------
+    dict of str to h5py.Dataset
+        Keys are absolute paths such as ``"/RawData/CH000/Data0D/Data00/data"``,
+        also when `group` is a subgroup, in the order HDF5 visits them.
+
+    Notes
+    -----
+    Only hard links are walked. Soft and external links are not followed, so a
+    dataset reachable only through such a link is left out, and a dataset with
+    several hard links appears once.
+    """
+    prefix = group.name.rstrip("/")
+    found: dict[str, h5py.Dataset] = {}
+
+    def visit(name: str, obj: h5py.HLObject) -> None:
+        if isinstance(obj, h5py.Dataset):
+            found[f"{prefix}/{name}"] = obj
+
+    group.visititems(visit)
+    return found
+
+
+def refresh_cached(cache: Mapping[str, h5py.Dataset]) -> None:
+    """Bring every dataset of a :func:`collect_datasets` mapping up to date.
+
+    Afterwards ``ds.shape``, ``len(ds)``, ``ds[:]`` and ``ds[-1]`` show all that
+    the writer has flushed. Datasets of files not opened in SWMR mode cannot
+    change while they are open and are left alone.
+
+    Parameters
+    ----------
+    cache : Mapping of str to h5py.Dataset
+        As returned by :func:`collect_datasets`, or any subset of it: refresh
+        only what you display.
+
+    Raises
+    ------
+    ValueError
+        If a dataset's file has been closed; the message names the dataset.
+    """
+    swmr_by_file: dict[int, bool] = {}
+    for path, ds in cache.items():
+        if not ds.id.valid:
+            raise ValueError(
+                f"Cannot refresh dataset {path!r}: its file has been closed. "
+                "Reopen the file and call collect_datasets() again."
+            )
+        fileno = ds.id.fileno
+        swmr = swmr_by_file.get(fileno)
+        if swmr is None:
+            swmr = swmr_by_file[fileno] = is_swmr_read(ds)
+        if swmr:
+            # Dataset.refresh() = H5Drefresh + dropping h5py's cached shape and
+            # selector; Dataset.id.refresh() alone leaves them stale.
+            ds.refresh()
+
+
+def refresh_datasets(group: h5py.Group) -> None:
+    """Bring every dataset under `group` up to date, walking the tree once.
+
+    Convenient for a single refresh. In a polling loop prefer
+    :func:`collect_datasets` once and :func:`refresh_cached` on each poll.
+    Refreshing reloads metadata only; data is read when elements are indexed.
+
+    Parameters
+    ----------
+    group : h5py.Group
+        Any group, including an :class:`h5py.File`.
+    """
+    refresh_cached(collect_datasets(group))
+
+
+def is_swmr_read(obj: h5py.HLObject) -> bool:
+    """Whether the file holding `obj` was opened for reading in SWMR mode.
+
+    Only then can refreshing show new data. Refreshing is also skipped
+    elsewhere because HDF5 (up to 2.0 at least) fails to close a file in the
+    old format after two handles of one chunked dataset were refreshed.
+    """
+    return bool(h5py.h5i.get_file_id(obj.id).get_intent() & h5py.h5f.ACC_SWMR_READ)
+
+
+# --------------------------------------------------------------------------- open
+
+
+def open_h5_file_for_reading(
+    filepath: PathLike,
+    swmr: SwmrMode = "auto",
+    locking: Locking = None,
+    *,
+    timeout: float = 0.0,
+) -> tuple[h5py.File, bool]:
+    """Open an HDF5 file read-only, in SWMR mode when a writer may still be at work.
+
+    Parameters
+    ----------
+    filepath : str or os.PathLike
+        The HDF5 file.
+    swmr : bool or "auto", default "auto"
+        ``"auto"`` opens a closed ordinary file normally and switches to SWMR
+        mode when a SWMR writer holds the file, when one crashed while holding
+        it, or when a PyMoDAQ file says ``swmr_active``. ``True`` or ``False``
+        force the mode.
+    locking : bool, "best-effort" or None, default None
+        HDF5 file locking, passed to :class:`h5py.File`. ``None`` uses HDF5's
+        default and falls back to ``"best-effort"`` on file systems that do
+        not support locking (some network mounts).
+    timeout : float, default 0.0
+        Seconds to keep retrying while the file does not exist yet, is still
+        empty, or is held by a writer that has not switched SWMR on yet (the
+        usual state at the start of a PyMoDAQ scan). ``0`` tries once.
+
+    Returns
+    -------
+    file : h5py.File
+        Opened with mode ``"r"``; the reader never modifies the file.
+    is_swmr : bool
+        Whether the file was opened in SWMR mode, that is whether refreshing
+        its datasets can show data written after opening.
+
+    Raises
+    ------
+    FileNotFoundError
+        The path does not exist (after `timeout`).
+    IsADirectoryError
+        The path is a directory.
+    PermissionError
+        The file cannot be read by this user.
+    NotHDF5Error
+        The file is not HDF5, or is truncated.
+    FileLockedError
+        A writer holds the file without SWMR mode (after `timeout`).
+    UncleanFileError
+        A writer without SWMR mode crashed and left the file marked open;
+        ``h5clear -s FILE`` clears the mark.
+    """
+    path = Path(filepath)
+    deadline = time.monotonic() + max(timeout, 0.0)
+    delays = _backoff()
+    while True:
+        try:
+            return _open_once(path, swmr, locking)
+        except (FileNotFoundError, FileLockedError, NotHDF5Error) as exc:
+            retry = not isinstance(exc, NotHDF5Error) or _is_empty(path)
+            remaining = deadline - time.monotonic()
+            if not retry or remaining <= 0:
+                raise
+            time.sleep(min(next(delays), remaining))
+
+
+def _backoff(first: float = 0.01, factor: float = 1.5, cap: float = 0.25) -> Iterator[float]:
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * factor, cap)
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
+
+
+def _open_once(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File, bool]:
+    _check_readable_hdf5(path)
+    if swmr is True:
+        return _h5open(path, True, locking), True
+    if swmr is False:
+        return _h5open(path, False, locking), False
+    if swmr != "auto":
+        raise ValueError(f"swmr must be True, False or 'auto', not {swmr!r}")
+    try:
+        f = _h5open(path, False, locking)
+    except UncleanFileError:
+        # A SWMR writer holds the file (or held it and crashed): open in SWMR mode.
+        # A crashed non-SWMR writer makes this second attempt fail with the h5clear advice.
+        return _h5open(path, True, locking), True
+    if not _flag(f.attrs.get("swmr_active")):
+        return f, False
+    # A PyMoDAQ file that was written in SWMR mode: reopen so refresh shows new data.
+    f.close()
+    return _h5open(path, True, locking), True
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bytes | str):
+        text = value.decode() if isinstance(value, bytes) else value
+        return text.strip().lower() in {"true", "1", "yes"} or '"data": "true"' in text.lower()
+    try:
+        return bool(value)
+    except ValueError:  # an array attribute
+        return False
+
+
+def _check_readable_hdf5(path: Path) -> None:
+    name = os.fspath(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"No such file: {name!r}. Check the path, or pass timeout=... to wait "
+            "for the writer to create it",
+            name,
+        )
+    if path.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, f"{name!r} is a directory; give the path of an HDF5 file in it", name
+        )
+    try:
+        with path.open("rb") as fh:
+            has_signature = _has_hdf5_signature(fh, path.stat().st_size)
+    except PermissionError as exc:
+        raise PermissionError(
+            errno.EACCES,
+            f"Permission denied reading {name!r}; ask for read access to the file",
+            name,
+        ) from exc
+    if not has_signature:
+        raise NotHDF5Error(
+            path,
+            f"{name!r} is not an HDF5 file (no HDF5 signature found)"
+            + ("; it is empty, perhaps still being created" if _is_empty(path) else ""),
+        )
+
+
+def _has_hdf5_signature(fh: object, size: int) -> bool:
+    # The superblock sits at 0, 512, 1024, 2048, ... (after an optional user block).
+    offset = 0
+    while offset + len(HDF5_SIGNATURE) <= size:
+        fh.seek(offset)  # type: ignore[attr-defined]
+        if fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:  # type: ignore[attr-defined]
+            return True
+        offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def _h5open(path: Path, swmr: bool, locking: Locking) -> h5py.File:
+    try:
+        return h5py.File(path, "r", swmr=swmr, locking=locking)
+    except OSError as exc:
+        text = str(exc).lower()
+        if locking is None and any(s in text for s in _LOCKING_UNSUPPORTED):
+            return h5py.File(path, "r", swmr=swmr, locking="best-effort")
+        raise _translate(path, exc, swmr) from exc
+
+
+def _translate(path: Path, exc: OSError, swmr: bool) -> OSError:
+    name = os.fspath(path)
+    text = str(exc).lower()
+    if _LOCK_FAILED in text:
+        return FileLockedError(
+            path,
+            f"{name!r} is held by a writer that has not switched SWMR mode on, which locks "
+            "every reader out. Make the writer open it with libver='latest' and set "
+            "swmr_mode=True (in PyMoDAQ this happens after the first data point), or pass "
+            "timeout=... to wait for it.",
+            errno.EAGAIN,
+        )
+    if _NOT_OPEN_FOR_SWMR in text or (_OPEN_FOR_WRITE in text and swmr):
+        return UncleanFileError(
+            path,
+            f"{name!r} is marked as open for writing, but not by a SWMR writer: its writer is "
+            "still running without SWMR mode (with file locking off), or crashed. If no "
+            f"program is writing it, clear the mark with: h5clear -s {name!r} "
+            "(Debian/Ubuntu package hdf5-tools), then open it again.",
+        )
+    if _OPEN_FOR_WRITE in text:
+        return UncleanFileError(
+            path,
+            f"{name!r} is open for writing by another program (or was, until it crashed). "
+            "Open it with swmr=True or swmr='auto' to read it while it is written.",
+        )
+    if _NOT_HDF5 in text or _TRUNCATED in text:
+        what = "truncated" if _TRUNCATED in text else "not a valid HDF5 file"
+        return NotHDF5Error(
+            path,
+            f"{name!r} is {what}: {exc}. If a writer is still creating it, wait; otherwise "
+            "the file is damaged.",
+        )
+    return SwmrOpenError(path, f"Cannot open {name!r} for reading: {exc}", exc.errno or errno.EIO)

@@ -1,0 +1,93 @@
+"""A scriptable SWMR writer for the tests, run in its own process.
+
+It reads one command per line on stdin, performs it, flushes, and answers one
+line on stdout, so a test in another process knows exactly what was written::
+
+    append K      append K rows to every growing dataset     -> "ok <length>"
+    fill K        fill the next K points of the scan arrays   -> "ok <filled>"
+    swmr          switch SWMR mode on (with --no-swmr)        -> "ok"
+    close         close the file and exit                     -> "ok"
+
+Row ``i`` of every dataset holds :func:`value` ``(i)`` (times the column index
+plus one for 1-D rows), so readers can check values exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import h5py
+import numpy as np
+
+TREND = "/RawData/CH000/Data0D/Data00/data"
+TRACE = "/RawData/CH000/Data1D/Data00/data"
+SCAN0D = "/RawData/Scan000/Detector000/Data0D/CH00/Data00"
+SCAN1D = "/RawData/Scan000/Detector000/Data1D/CH00/Data00"
+WIDTH = 8
+
+
+def value(i: np.ndarray | int) -> np.ndarray:
+    """Value written at row `i` (exact in float64)."""
+    return np.asarray(i, dtype=np.float64) * 0.5 + 1.0
+
+
+def trace_rows(start: int, stop: int) -> np.ndarray:
+    """Rows ``start..stop`` of the 1-D datasets."""
+    return value(np.arange(start, stop))[:, None] * np.arange(1, WIDTH + 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("--no-swmr", action="store_true", help="start without SWMR mode")
+    parser.add_argument("--scan-points", type=int, default=50)
+    parser.add_argument("--extra-datasets", type=int, default=0)
+    args = parser.parse_args()
+
+    f = h5py.File(args.path, "w", libver="latest")
+    trend = f.create_dataset(TREND, (0,), maxshape=(None,), dtype="f8", chunks=(4096,))
+    trend.attrs["units"] = "V"
+    trace = f.create_dataset(
+        TRACE, (0, WIDTH), maxshape=(None, WIDTH), dtype="f8", chunks=(256, WIDTH)
+    )
+    scan0 = f.create_dataset(SCAN0D, data=np.full(args.scan_points, np.nan), chunks=True)
+    scan1 = f.create_dataset(SCAN1D, data=np.full((args.scan_points, WIDTH), np.nan), chunks=True)
+    for k in range(args.extra_datasets):
+        f.create_dataset(f"/Extra/G{k // 100:03d}/d{k:05d}", data=np.arange(4.0))
+    if not args.no_swmr:
+        f.swmr_mode = True
+    print("ready", flush=True)
+
+    length = filled = 0
+    for line in sys.stdin:
+        cmd, *rest = line.split()
+        if cmd == "append":
+            k = int(rest[0])
+            trend.resize((length + k,))
+            trend[length:] = value(np.arange(length, length + k))
+            trace.resize((length + k, WIDTH))
+            trace[length:] = trace_rows(length, length + k)
+            length += k
+            f.flush()
+            print(f"ok {length}", flush=True)
+        elif cmd == "fill":
+            k = min(int(rest[0]), args.scan_points - filled)
+            scan0[filled : filled + k] = value(np.arange(filled, filled + k))
+            scan1[filled : filled + k] = trace_rows(filled, filled + k)
+            filled += k
+            f.flush()
+            print(f"ok {filled}", flush=True)
+        elif cmd == "swmr":
+            f.swmr_mode = True
+            print("ok", flush=True)
+        elif cmd == "close":
+            f.close()
+            print("ok", flush=True)
+            return
+        else:
+            print(f"error unknown command {cmd!r}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Decimation keeps extremes and bounds what is sent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from swmr_widgets import decimate as dec
+from swmr_widgets.decimate import decimate_image, decimate_trace, minmax_indices, to_float
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, width=64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(y=hnp.arrays(np.float64, st.integers(1, 5000), elements=finite), n_out=st.integers(2, 300))
+def test_minmax_keeps_global_extremes(y, n_out):
+    for use_ts in (False, True):
+        idx = minmax_indices(y, n_out, use_tsdownsample=use_ts)
+        assert np.all(np.diff(idx) > 0)
+        assert idx[0] == 0 and idx[-1] == len(y) - 1
+        assert len(idx) <= max(n_out, 2) + 2
+        assert y[idx].max() == y.max()
+        assert y[idx].min() == y.min()
+
+
+def test_nan_buckets_and_ints():
+    y = np.full(10_000, np.nan)
+    y[1234] = 5.0
+    y[8000] = -2.0
+    idx = minmax_indices(y, 100, use_tsdownsample=False)
+    assert 1234 in idx and 8000 in idx
+    big = np.arange(3_000_000_000, 3_000_100_000, dtype=np.int64)
+    x, v = decimate_trace(big, 1000)
+    assert v.dtype == np.float32
+    assert v.max() == np.float32(big.max())
+    assert x[-1] == len(big) - 1
+
+
+def test_decimate_trace_with_x_and_short_input():
+    y = np.sin(np.linspace(0, 20, 1_000_000))
+    y[654_321] = 9.0
+    x = np.linspace(400, 800, y.size)
+    xs, ys = decimate_trace(y, 2000, x)
+    assert len(xs) == len(ys) <= 2002
+    assert ys.max() == np.float32(9.0)
+    assert xs[np.argmax(ys)] == pytest.approx(x[654_321])
+    xs, ys = decimate_trace(np.array([1, 2, 3], dtype=np.uint16))
+    np.testing.assert_array_equal(ys, [1, 2, 3])
+    np.testing.assert_array_equal(xs, [0, 1, 2])
+    with pytest.raises(ValueError, match="1-D"):
+        decimate_trace(np.zeros((2, 2)))
+
+
+@pytest.mark.skipif(dec._TsMinMax is None, reason="tsdownsample not installed")
+def test_tsdownsample_and_numpy_agree_on_extremes():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200_000)
+    a = minmax_indices(y, 2000, use_tsdownsample=True)
+    b = minmax_indices(y, 2000, use_tsdownsample=False)
+    assert y[a].max() == y[b].max() == y.max()
+    assert y[a].min() == y[b].min() == y.min()
+
+
+def test_decimate_image():
+    img = np.arange(2048 * 1500, dtype=np.uint16).reshape(2048, 1500)
+    small, factors = decimate_image(img)
+    assert small.dtype == np.float32
+    assert small.shape[0] <= 512 and small.shape[1] <= 512
+    assert factors == (4, 3)
+    assert small[0, 0] == pytest.approx(img[:4, :3].mean())
+    same, f1 = decimate_image(np.ones((10, 20), dtype=np.int64))
+    assert same.shape == (10, 20) and f1 == (1, 1)
+    holes = np.full((1024, 1024), np.nan)
+    holes[:2, :2] = 4.0
+    red, _ = decimate_image(holes)
+    assert red[0, 0] == 4.0 and np.isnan(red[-1, -1])
+
+
+def test_to_float_handles_awkward_dtypes():
+    assert to_float(np.array([True, False])).tolist() == [1.0, 0.0]
+    assert to_float(np.array([3 + 4j])).tolist() == [5.0]
+    assert to_float(np.array([2**40], dtype=np.uint64), np.float64).tolist() == [2.0**40]
+    assert to_float(np.array([1.5], dtype=np.float16)).dtype == np.float32
