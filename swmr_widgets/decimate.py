@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - exercised when tsdownsample is absent
 __all__ = [
     "DEFAULT_IMAGE_SHAPE",
     "DEFAULT_TRACE_POINTS",
+    "MinMaxSummary",
     "decimate_image",
     "decimate_trace",
     "minmax_indices",
@@ -187,3 +188,122 @@ def decimate_image(
     with np.errstate(invalid="ignore", divide="ignore"):
         reduced = (sums / counts).astype(np.float32)
     return reduced, (fy, fx)
+
+
+class MinMaxSummary:
+    """Min/max decimation of a growing series, updated with only the new values.
+
+    The series is cut into consecutive buckets holding the minimum and maximum
+    (and their positions) of their values; when there are more than
+    ``2 * n_buckets`` buckets, neighbours are merged in pairs. Memory stays
+    O(`n_buckets`) however long the series grows, each :meth:`extend` costs
+    O(new values), and the global minimum and maximum are always among the
+    :meth:`points`.
+
+    Parameters
+    ----------
+    n_buckets : int, default 1000
+        Buckets kept at least once the series is long; :meth:`points` returns at
+        most about ``4 * n_buckets`` points.
+    """
+
+    def __init__(self, n_buckets: int = DEFAULT_TRACE_POINTS // 2) -> None:
+        self.n_buckets = max(int(n_buckets), 1)
+        self.bucket_size = 1
+        self.count = 0  # values seen
+        self._first = 0  # index of the first value seen
+        # per bucket: index of min, index of max, min, max (NaN when all NaN)
+        self._imin = np.empty(0, dtype=np.int64)
+        self._imax = np.empty(0, dtype=np.int64)
+        self._vmin = np.empty(0, dtype=np.float64)
+        self._vmax = np.empty(0, dtype=np.float64)
+        self._tail = np.empty(0, dtype=np.float64)  # values not yet in a bucket
+
+    def __len__(self) -> int:
+        return self.count
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.__init__(self.n_buckets)
+
+    def extend(self, values: np.ndarray, start: int | None = None) -> None:
+        """Add the next values of the series.
+
+        Parameters
+        ----------
+        values : numpy.ndarray
+            One-dimensional numeric values.
+        start : int, optional
+            Index of ``values[0]`` in the series; by default the values follow
+            the ones already added. Only the first call may start past 0.
+        """
+        values = to_float(np.ravel(values), np.float64)
+        if start is not None and self.count == 0:
+            self._first = int(start)
+        elif start is not None and start != self._first + self.count:
+            raise ValueError(f"values start at {start}, expected {self._first + self.count}")
+        if not len(values):
+            return
+        offset = self._first + self.count - len(self._tail)
+        self.count += len(values)
+        data = np.concatenate((self._tail, values)) if len(self._tail) else values
+        size = self.bucket_size
+        full = len(data) // size
+        if full:
+            body = data[: full * size].reshape(full, size)
+            nan = np.isnan(body)
+            lo = np.where(nan, np.inf, body).argmin(axis=1)
+            hi = np.where(nan, -np.inf, body).argmax(axis=1)
+            rows = np.arange(full)
+            empty = nan.all(axis=1)
+            vmin = np.where(empty, np.nan, body[rows, lo])
+            vmax = np.where(empty, np.nan, body[rows, hi])
+            base = offset + rows * size
+            self._append(base + lo, base + hi, vmin, vmax)
+        self._tail = data[full * size :].copy()
+        while len(self._vmin) > 2 * self.n_buckets:
+            self._merge_pairs()
+
+    def _append(self, imin, imax, vmin, vmax) -> None:
+        self._imin = np.concatenate((self._imin, imin))
+        self._imax = np.concatenate((self._imax, imax))
+        self._vmin = np.concatenate((self._vmin, vmin))
+        self._vmax = np.concatenate((self._vmax, vmax))
+
+    def _merge_pairs(self) -> None:
+        even = len(self._vmin) // 2 * 2
+        a, b = slice(0, even, 2), slice(1, even, 2)
+        # fmin/fmax ignore NaN; pick the side that holds the kept value
+        take_b_min = np.isnan(self._vmin[a]) | (self._vmin[b] < self._vmin[a])
+        take_b_max = np.isnan(self._vmax[a]) | (self._vmax[b] > self._vmax[a])
+        imin = np.where(take_b_min, self._imin[b], self._imin[a])
+        imax = np.where(take_b_max, self._imax[b], self._imax[a])
+        vmin = np.fmin(self._vmin[a], self._vmin[b])
+        vmax = np.fmax(self._vmax[a], self._vmax[b])
+        rest = slice(even, None)
+        self._imin = np.concatenate((imin, self._imin[rest]))
+        self._imax = np.concatenate((imax, self._imax[rest]))
+        self._vmin = np.concatenate((vmin, self._vmin[rest]))
+        self._vmax = np.concatenate((vmax, self._vmax[rest]))
+        self.bucket_size *= 2
+
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (float64) and values (float32) to draw, in order.
+
+        Buckets that hold only NaN are left out; the values not yet in a full
+        bucket contribute their own minimum and maximum.
+        """
+        keep = ~np.isnan(self._vmin)
+        idx = [self._imin[keep], self._imax[keep]]
+        vals = [self._vmin[keep], self._vmax[keep]]
+        if len(self._tail):
+            t_idx = np.flatnonzero(~np.isnan(self._tail))
+            if len(t_idx):
+                t_vals = self._tail[t_idx]
+                t_idx = t_idx[[t_vals.argmin(), t_vals.argmax()]]
+            idx.append(self._first + self.count - len(self._tail) + t_idx)
+            vals.append(self._tail[t_idx])
+        all_idx = np.concatenate(idx)
+        order = np.argsort(all_idx, kind="stable")
+        all_idx, pos = np.unique(all_idx[order], return_index=True)
+        return all_idx.astype(np.float64), np.concatenate(vals)[order][pos].astype(np.float32)

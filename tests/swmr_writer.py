@@ -5,6 +5,7 @@ line on stdout, so a test in another process knows exactly what was written::
 
     append K      append K rows to every growing dataset     -> "ok <length>"
     fill K        fill the next K points of the scan arrays   -> "ok <filled>"
+    noise K SEED  append K random values, with spikes, to NOISE -> "ok <length>"
     swmr          switch SWMR mode on (with --no-swmr)        -> "ok"
     close         close the file and exit                     -> "ok"
 
@@ -24,6 +25,7 @@ TREND = "/RawData/CH000/Data0D/Data00/data"
 TRACE = "/RawData/CH000/Data1D/Data00/data"
 SCAN0D = "/RawData/Scan000/Detector000/Data0D/CH00/Data00"
 SCAN1D = "/RawData/Scan000/Detector000/Data1D/CH00/Data00"
+NOISE = "/RawData/CH000/Data0D/Data01/data"
 WIDTH = 8
 
 
@@ -51,6 +53,7 @@ def main() -> None:
     trace = f.create_dataset(
         TRACE, (0, WIDTH), maxshape=(None, WIDTH), dtype="f8", chunks=(256, WIDTH)
     )
+    noise = f.create_dataset(NOISE, (0,), maxshape=(None,), dtype="f8", chunks=(65536,))
     scan0 = f.create_dataset(SCAN0D, data=np.full(args.scan_points, np.nan), chunks=True)
     scan1 = f.create_dataset(SCAN1D, data=np.full((args.scan_points, WIDTH), np.nan), chunks=True)
     for k in range(args.extra_datasets):
@@ -78,6 +81,16 @@ def main() -> None:
             filled += k
             f.flush()
             print(f"ok {filled}", flush=True)
+        elif cmd == "noise":
+            k, rng = int(rest[0]), np.random.default_rng(int(rest[1]))
+            n = noise.shape[0]
+            chunk = rng.normal(size=k)
+            chunk[rng.integers(k)] = 50.0 + n
+            chunk[rng.integers(k)] = -50.0 - n
+            noise.resize((n + k,))
+            noise[n:] = chunk
+            f.flush()
+            print(f"ok {n + k}", flush=True)
         elif cmd == "swmr":
             f.swmr_mode = True
             print("ok", flush=True)

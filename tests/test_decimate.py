@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from swmr_widgets import decimate as dec
-from swmr_widgets.decimate import decimate_image, decimate_trace, minmax_indices, to_float
+from swmr_widgets.decimate import (
+    MinMaxSummary,
+    decimate_image,
+    decimate_trace,
+    minmax_indices,
+    to_float,
+)
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, width=64)
 
@@ -84,3 +90,45 @@ def test_to_float_handles_awkward_dtypes():
     assert to_float(np.array([3 + 4j])).tolist() == [5.0]
     assert to_float(np.array([2**40], dtype=np.uint64), np.float64).tolist() == [2.0**40]
     assert to_float(np.array([1.5], dtype=np.float16)).dtype == np.float32
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    chunks=st.lists(
+        hnp.arrays(
+            np.float64, st.integers(0, 400), elements=st.floats(-1e3, 1e3) | st.just(np.nan)
+        ),
+        max_size=12,
+    ),
+    n_buckets=st.integers(1, 20),
+    first=st.integers(0, 1000),
+)
+def test_summary_matches_full_series(chunks, n_buckets, first):
+    summary = MinMaxSummary(n_buckets)
+    for i, chunk in enumerate(chunks):
+        summary.extend(chunk, start=first if i == 0 else None)
+    series = np.concatenate(chunks) if chunks else np.empty(0)
+    assert len(summary) == len(series)
+    x, y = summary.points()
+    assert len(x) <= 4 * n_buckets + 2
+    assert np.all(np.diff(x) > 0)
+    finite = series[~np.isnan(series)]
+    if len(finite) == 0:
+        assert len(y) == 0
+        return
+    assert y.max() == np.float32(finite.max())
+    assert y.min() == np.float32(finite.min())
+    # every point is a real (index, value) pair of the series
+    np.testing.assert_array_equal(y, series[x.astype(int) - first].astype(np.float32))
+
+
+def test_summary_memory_is_bounded_and_rejects_gaps():
+    summary = MinMaxSummary(100)
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        summary.extend(rng.normal(size=20_000))
+    assert len(summary) == 1_000_000
+    assert len(summary._vmin) <= 200
+    assert len(summary._tail) < summary.bucket_size
+    with pytest.raises(ValueError, match="expected 1000000"):
+        summary.extend(np.ones(3), start=5)
