@@ -26,6 +26,8 @@ from typing import Literal
 
 import h5py
 
+from swmr_widgets.metadata import decode_attr
+
 __all__ = [
     "FileLockedError",
     "NotHDF5Error",
@@ -277,9 +279,10 @@ def _open_once(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File,
 
 
 def _flag(value: object) -> bool:
-    if isinstance(value, bytes | str):
-        text = value.decode() if isinstance(value, bytes) else value
-        return text.strip().lower() in {"true", "1", "yes"} or '"data": "true"' in text.lower()
+    """Truth of a root flag such as PyMoDAQ's ``swmr_active`` (plain or JSON-encoded)."""
+    value = decode_attr(value)
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "1", "yes"}
     try:
         return bool(value)
     except ValueError:  # an array attribute
