@@ -204,7 +204,7 @@ class MinMaxSummary:
     ----------
     n_buckets : int, default 1000
         Buckets kept at least once the series is long; :meth:`points` returns at
-        most about ``4 * n_buckets`` points.
+        most ``4 * n_buckets + 4`` points.
     """
 
     def __init__(self, n_buckets: int = DEFAULT_TRACE_POINTS // 2) -> None:
@@ -218,6 +218,7 @@ class MinMaxSummary:
         self._vmin = np.empty(0, dtype=np.float64)
         self._vmax = np.empty(0, dtype=np.float64)
         self._tail = np.empty(0, dtype=np.float64)  # values not yet in a bucket
+        self._ends: dict[int, float] = {}  # first and newest finite values, always drawn
 
     def __len__(self) -> int:
         return self.count
@@ -245,6 +246,14 @@ class MinMaxSummary:
         if not len(values):
             return
         offset = self._first + self.count - len(self._tail)
+        finite = np.flatnonzero(~np.isnan(values))
+        if len(finite):
+            base = self._first + self.count
+            if not self._ends:
+                self._ends[base + int(finite[0])] = float(values[finite[0]])
+            newest = base + int(finite[-1])
+            self._ends = {min(self._ends): self._ends[min(self._ends)]}
+            self._ends[newest] = float(values[finite[-1]])
         self.count += len(values)
         data = np.concatenate((self._tail, values)) if len(self._tail) else values
         size = self.bucket_size
@@ -291,11 +300,12 @@ class MinMaxSummary:
         """Positions (float64) and values (float32) to draw, in order.
 
         Buckets that hold only NaN are left out; the values not yet in a full
-        bucket contribute their own minimum and maximum.
+        bucket contribute their own minimum and maximum; the first and the
+        newest values are always included.
         """
         keep = ~np.isnan(self._vmin)
-        idx = [self._imin[keep], self._imax[keep]]
-        vals = [self._vmin[keep], self._vmax[keep]]
+        idx = [self._imin[keep], self._imax[keep], np.fromiter(self._ends, np.int64)]
+        vals = [self._vmin[keep], self._vmax[keep], np.fromiter(self._ends.values(), np.float64)]
         if len(self._tail):
             t_idx = np.flatnonzero(~np.isnan(self._tail))
             if len(t_idx):

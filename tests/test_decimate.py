@@ -110,7 +110,7 @@ def test_summary_matches_full_series(chunks, n_buckets, first):
     series = np.concatenate(chunks) if chunks else np.empty(0)
     assert len(summary) == len(series)
     x, y = summary.points()
-    assert len(x) <= 4 * n_buckets + 2
+    assert len(x) <= 4 * n_buckets + 4
     assert np.all(np.diff(x) > 0)
     finite = series[~np.isnan(series)]
     if len(finite) == 0:
@@ -118,6 +118,9 @@ def test_summary_matches_full_series(chunks, n_buckets, first):
         return
     assert y.max() == np.float32(finite.max())
     assert y.min() == np.float32(finite.min())
+    finite_at = np.flatnonzero(~np.isnan(series)) + first
+    assert x[0] == finite_at[0]
+    assert x[-1] == finite_at[-1]
     # every point is a real (index, value) pair of the series
     np.testing.assert_array_equal(y, series[x.astype(int) - first].astype(np.float32))
 

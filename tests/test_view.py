@@ -1,0 +1,271 @@
+"""SwmrView on the real widget objects, with a live writer in another process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+import swmr_writer
+import traitlets
+
+pytest.importorskip("bqplot")
+pytest.importorskip("anywidget")
+
+from swmr_widgets import SwmrView
+from swmr_widgets.panels import DetailsPanel, ImagePanel, SeriesPanel, TracePanel
+
+
+def pm(value) -> str:
+    """A PyMoDAQ-style JSON attribute."""
+    return json.dumps({"module": "builtins", "type": type(value).__name__, "data": repr(value)})
+
+
+@pytest.fixture
+def views():
+    made: list[SwmrView] = []
+
+    def make(*args, **kwargs) -> SwmrView:
+        kwargs.setdefault("autostart", False)
+        view = SwmrView(*args, **kwargs)
+        made.append(view)
+        return view
+
+    yield make
+    for view in made:
+        view.close()
+
+
+def line_xy(view: SwmrView, i: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    mark = view.figures[0].marks[i]
+    return np.asarray(mark.x), np.asarray(mark.y)
+
+
+def test_trend_shows_exact_values(writer, views, values):
+    view = views(writer.path, selected=[swmr_writer.TREND])
+    assert view.selected == (swmr_writer.TREND,)
+    assert view.is_swmr
+    assert swmr_writer.TREND in view.paths
+    assert isinstance(view.panels[0], SeriesPanel)
+    for k in (3, 10, 250):
+        n = writer.append(k)
+        view.refresh()
+        x, y = line_xy(view)
+        np.testing.assert_array_equal(x, np.arange(n))
+        np.testing.assert_array_equal(y, values(np.arange(n)).astype(np.float32))
+        assert y.dtype == np.float32
+    assert "error" not in view.status
+    assert view.figures[0].axes[1].label.endswith("(V)")
+
+
+def test_long_dataset_is_decimated_keeping_extremes(writer, views):
+    for seed in range(5):
+        writer.send(f"noise 200000 {seed}")
+    view = views(writer.path, selected=[swmr_writer.NOISE])
+    view.refresh()
+    with h5py.File(writer.path, "r", swmr=True) as f:
+        truth = f[swmr_writer.NOISE][:]
+    assert len(truth) == 1_000_000
+    x, y = line_xy(view)
+    assert len(x) == len(y) <= 10_000
+    assert y.max() == np.float32(truth.max())
+    assert y.min() == np.float32(truth.min())
+    assert x[np.argmax(y)] == np.argmax(truth)
+    # new rows keep arriving, still decimated and still exact at the extremes
+    writer.send("noise 1000 99")
+    view.refresh()
+    x, y = line_xy(view)
+    assert len(y) <= 10_000
+    assert x[-1] == 1_000_999
+
+
+def test_overlay_of_several_channels(writer, views, values):
+    writer.append(20)
+    writer.send("noise 30 1")
+    view = views(writer.path, selected=[swmr_writer.TREND, swmr_writer.NOISE])
+    assert len(view.figures) == 1
+    marks = view.figures[0].marks
+    assert len(marks) == 2
+    assert all(m.display_legend for m in marks)
+    assert len(marks[0].y) == 20
+    assert len(marks[1].y) == 30
+
+
+def test_loop_updates_marks_without_refresh_calls(writer, views, values):
+    view = views(writer.path, selected=[swmr_writer.TREND], interval=0.05)
+
+    def write() -> None:
+        for _ in range(10):
+            writer.append(5)
+            time.sleep(0.05)
+
+    async def main() -> tuple[int, bool]:
+        view.start()
+        assert view.running
+        thread = threading.Thread(target=write)
+        thread.start()
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(thread.join, 10)
+        await asyncio.sleep(0.3)
+        seen = len(view.figures[0].marks[0].y)
+        task = view._task
+        view.stop()
+        await asyncio.sleep(0.05)
+        return seen, task.cancelled() or task.done()
+
+    seen, stopped = asyncio.run(main())
+    assert seen == 50
+    assert stopped
+    assert not view.running
+    np.testing.assert_array_equal(line_xy(view)[1], values(np.arange(50)).astype(np.float32))
+    # after stop nothing changes any more
+    writer.append(5)
+    time.sleep(0.2)
+    assert len(view.figures[0].marks[0].y) == 50
+
+
+def test_close_cancels_task_and_closes_owned_file(writer, views):
+    view = views(writer.path)
+
+    async def main() -> asyncio.Task:
+        view.start()
+        await asyncio.sleep(0.1)
+        task = view._task
+        file = view._file
+        view.close()
+        await asyncio.sleep(0.05)
+        assert not file.id.valid
+        return task
+
+    task = asyncio.run(main())
+    assert task.cancelled()
+    assert not view.running
+
+
+def test_error_in_tick_is_shown_and_loop_survives(writer, views):
+    f = h5py.File(writer.path, "r", swmr=True)
+    view = views(f, selected=[swmr_writer.TREND], interval=0.05)
+
+    async def main() -> tuple[bool, str]:
+        view.start()
+        await asyncio.sleep(0.2)
+        f.close()  # every dataset of the view vanishes
+        await asyncio.sleep(0.3)
+        alive = view._task is not None and not view._task.done()
+        status = view.status
+        view.stop()
+        return alive, status
+
+    alive, status = asyncio.run(main())
+    assert alive
+    assert "error" in status
+    assert "closed" in status
+    assert view.running is False
+
+
+def test_start_twice_keeps_one_task(writer, views):
+    view = views(writer.path)
+
+    async def main() -> None:
+        view.start()
+        first = view._task
+        view.start()
+        assert view._task is first
+        view.stop()
+
+    asyncio.run(main())
+
+
+def test_unknown_selection_is_refused(writer, views):
+    view = views(writer.path)
+    with pytest.raises(traitlets.TraitError, match="unknown dataset"):
+        view.selected = ("/nope",)
+
+
+def test_axis_labels_from_nexus_and_pymodaq(tmp_path, views):
+    path = tmp_path / "labels.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        g = f.create_group("RawData/nexus")
+        g.attrs.update(NX_class="NXdata", signal="data", axes=[".", "wavelength"])
+        d = g.create_dataset("data", data=np.ones((3, 16)), maxshape=(None, 16))
+        d.attrs.update(long_name="intensity", units="counts")
+        w = g.create_dataset("wavelength", data=np.linspace(400, 700, 16))
+        w.attrs.update(long_name="wavelength", units="nm")
+        ch = f.create_group("RawData/Scan000/Detector000/Data1D/CH00")
+        s = ch.create_dataset("Data00", data=np.full((5, 32), np.nan))
+        s[:2] = 1.0
+        s.attrs.update(label=pm("spectrum"), units=pm("a.u."), data_dimension=pm("1D"))
+        ax = ch.create_dataset("Axis00", data=np.linspace(500, 600, 32))
+        ax.attrs.update(label=pm("wavelength"), units=pm("nm"), index=pm(0))
+    view = views(path, selected=["/RawData/nexus/data"])
+    panel = view.panels[0]
+    assert isinstance(panel, TracePanel)
+    assert view.figures[0].axes[0].label == "wavelength (nm)"
+    assert view.figures[0].axes[1].label == "intensity (counts)"
+    np.testing.assert_allclose(view.figures[0].marks[0].x, np.linspace(400, 700, 16))
+    view.selected = ("/RawData/Scan000/Detector000/Data1D/CH00/Data00",)
+    assert view.figures[0].axes[0].label == "wavelength (nm)"
+    assert view.figures[0].axes[1].label == "spectrum (a.u.)"
+    assert view.panels[0].progress == (2, 5)
+    assert "scan 2/5" in view.status
+
+
+def test_other_kinds(tmp_path, views):
+    path = tmp_path / "kinds.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        f.create_dataset(
+            "frames",
+            data=np.arange(2 * 600 * 700).reshape(2, 600, 700) % 251,
+            maxshape=(None, 600, 700),
+            dtype="u2",
+        )
+        f["big_ints"] = np.array([2**40, 2**40 + 1, 3], dtype=np.int64)
+        f["names"] = np.array([b"a", b"bc"])
+        f["cube"] = np.arange(4 * 5 * 6 * 7 * 8, dtype="f4").reshape(4, 5, 6, 7, 8)
+        f["scalar"] = 3.5
+    view = views(path, selected=["/frames"])
+    assert isinstance(view.panels[0], ImagePanel)
+    color = np.asarray(view.figures[0].marks[0].color)
+    assert color.shape[0] <= 512
+    assert color.shape[1] <= 512
+    assert color.dtype == np.float32
+    view.selected = ("/big_ints",)
+    np.testing.assert_array_equal(view.figures[0].marks[0].y, np.float32([2**40, 2**40 + 1, 3]))
+    view.selected = ("/names",)
+    assert isinstance(view.panels[0], DetailsPanel)
+    assert "bc" in view.panels[0].html.value
+    view.selected = ("/cube",)
+    assert len(view.panels[0].sliders) == 3
+    assert np.asarray(view.figures[0].marks[0].color).shape == (7, 8)
+    view.selected = ("/scalar",)
+    assert "3.5" in view.panels[0].html.value
+    assert "error" not in view.status
+
+
+def test_missing_file_raises_or_waits(tmp_path, writer_factory, views):
+    with pytest.raises(FileNotFoundError):
+        SwmrView(tmp_path / "later.h5", autostart=False)
+    view = views(tmp_path / "later.h5", wait=True, selected=[swmr_writer.TREND])
+    assert "waiting" in view.status
+    assert view.paths == ()
+    w = writer_factory("later.h5")
+    w.append(4)
+    view.refresh()
+    assert view.selected == (swmr_writer.TREND,)
+    assert len(view.figures[0].marks[0].y) == 4
+    assert "waiting" not in view.status
+
+
+def test_waits_for_writer_without_swmr(writer_factory, views):
+    w = writer_factory("late.h5", "--no-swmr")
+    view = views(w.path)
+    assert "switch SWMR mode on" in view.status
+    w.send("swmr")
+    w.append(3)
+    view.refresh()
+    assert view.is_swmr
+    assert view.selected == (swmr_writer.TREND,)
