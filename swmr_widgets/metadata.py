@@ -641,7 +641,10 @@ def _split(
         return nav, signal, True
     if dims is not None:
         signal = min(dims, ndim)
-        return ndim - signal, signal, True
+        nav = ndim - signal
+        if growing and nav > 1 and all(s == 1 for s in shape[1:nav]):
+            nav = 1  # growing 0-D points stored as (N, 1), without nav_indexes
+        return nav, signal, True
     if growing and ndim >= 1:
         return 1, ndim - 1, False
     return 0, ndim, False

@@ -269,3 +269,42 @@ def test_waits_for_writer_without_swmr(writer_factory, views):
     view.refresh()
     assert view.is_swmr
     assert view.selected == (swmr_writer.TREND,)
+
+
+def test_rerunning_a_cell_leaves_one_loop(writer, views, monkeypatch):
+    """A second view made by the same notebook cell stops the first one's loop."""
+    import swmr_widgets.view as view_module
+
+    monkeypatch.setattr(view_module, "_cell_id", lambda: "cell-1")
+
+    async def main() -> tuple[bool, bool, bool]:
+        first = views(writer.path, autostart=True)
+        assert first.running
+        second = views(writer.path, autostart=True)
+        await asyncio.sleep(0.05)
+        monkeypatch.setattr(view_module, "_cell_id", lambda: "cell-2")
+        other_cell = views(writer.path, autostart=True)
+        await asyncio.sleep(0.05)
+        states = first.running, second.running, other_cell.running
+        second.stop()
+        other_cell.stop()
+        return states
+
+    assert asyncio.run(main()) == (False, True, True)
+
+
+def test_growing_axis_dataset_gives_x(tmp_path, views):
+    """A PyMoDAQ logger channel is drawn against its growing time axis, not its index."""
+    path = tmp_path / "logger.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        ch = f.create_group("RawData/Detector000/Data0D/CH00")
+        d = ch.create_dataset("EnlData00", data=np.arange(6.0)[:, None], maxshape=(None, 1))
+        d.attrs.update(label=pm("pressure"), units=pm("mbar"), data_dimension=pm("Data0D"))
+        nav = f.create_group("RawData/Detector000/NavAxes")
+        t = nav.create_dataset("Axis00", data=np.arange(6.0) * 0.25 + 100, maxshape=(None,))
+        t.attrs.update(label=pm("time"), units=pm("s"), index=pm(0))
+    view = views(path, selected=["/RawData/Detector000/Data0D/CH00/EnlData00"])
+    x, y = line_xy(view)
+    assert view.figures[0].axes[0].label == "time (s)"
+    np.testing.assert_array_equal(x, np.arange(6.0) * 0.25 + 100)
+    np.testing.assert_array_equal(y, np.arange(6.0, dtype=np.float32))
