@@ -41,6 +41,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from swmr_widgets.demo import positive_float
+
 __all__ = [
     "find_free_port",
     "lab_command",
@@ -561,13 +563,6 @@ def _run(args: argparse.Namespace) -> int:
                     signal.signal(sig, handler)
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -597,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
         p.add_argument(
             "--interval",
-            type=_positive_float,
+            type=positive_float,
             default=0.5,
             help="polling interval of the view in seconds (default: 0.5)",
         )
@@ -616,11 +611,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_server_options(demo)
     demo.add_argument(
-        "--rate", type=_positive_float, default=10.0, help="writer rate in Hz (default: 10)"
+        "--rate", type=positive_float, default=10.0, help="writer rate in Hz (default: 10)"
     )
     demo.add_argument(
         "--duration",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="stop writing after this many seconds (default: run until stopped)",
     )

@@ -483,7 +483,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> float:
+def positive_float(text: str) -> float:
+    """Argument type of command-line options that take a positive number."""
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
@@ -516,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a simulated PyMoDAQ-like acquisition to an HDF5 file in SWMR mode.",
     )
     p.add_argument("path", help="HDF5 file to create (overwritten)")
-    p.add_argument("--rate", type=_positive, default=10.0, help="steps per second (10)")
+    p.add_argument("--rate", type=positive_float, default=10.0, help="steps per second (10)")
     p.add_argument(
         "--duration", type=_non_negative, default=None, help="seconds to run (until stopped)"
     )
