@@ -79,8 +79,8 @@ class LineFigure:
         """Replace the points of line `i` (x sent as float64, y as float32)."""
         line = self.lines[i]
         with line.hold_sync():
-            line.x = np.asarray(x, dtype=np.float64)
-            line.y = np.asarray(y, dtype=np.float32)
+            line.x = _fresh(x, np.float64)
+            line.y = _fresh(y, np.float32)
 
     def reset_zoom(self) -> None:
         """Return both scales to autoscaling."""
@@ -123,11 +123,11 @@ class ImageFigure:
 
     def set_image(self, image: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         """Show `image` (rows along `y`, columns along `x`), already decimated."""
-        image = np.asarray(image, dtype=np.float32)
+        image = _fresh(image, np.float32)
         finite = image[np.isfinite(image)]
         with self.heatmap.hold_sync():
-            self.heatmap.x = np.asarray(x, dtype=np.float64)
-            self.heatmap.y = np.asarray(y, dtype=np.float64)
+            self.heatmap.x = _fresh(x, np.float64)
+            self.heatmap.y = _fresh(y, np.float64)
             self.heatmap.color = image
         if finite.size:  # an all-NaN image would give the color scale a NaN range
             lo, hi = float(finite.min()), float(finite.max())
@@ -137,6 +137,16 @@ class ImageFigure:
     def reset_zoom(self) -> None:
         """Return the x and y scales to autoscaling."""
         _autoscale(self.x_scale, self.y_scale)
+
+
+def _fresh(values: np.ndarray, dtype: type[np.floating]) -> np.ndarray:
+    """A private copy of `values` as `dtype`.
+
+    Callers often pass views of buffers that are later overwritten in place (a
+    follower's history); a trait still holding such a view would compare equal
+    to the next data and the update would never be sent.
+    """
+    return np.array(values, dtype=dtype, copy=True)
 
 
 def _autoscale(*scales: bq.Scale) -> None:

@@ -308,3 +308,25 @@ def test_growing_axis_dataset_gives_x(tmp_path, views):
     assert view.figures[0].axes[0].label == "time (s)"
     np.testing.assert_array_equal(x, np.arange(6.0) * 0.25 + 100)
     np.testing.assert_array_equal(y, np.arange(6.0, dtype=np.float32))
+
+
+def test_each_new_frame_reaches_the_marks(tmp_path, views):
+    """Frames small enough to be sent as they are still reach the frontend each time."""
+    path = tmp_path / "frames.h5"
+    f = h5py.File(path, "w", libver="latest")
+    ds = f.create_dataset("cam", (1, 8, 8), maxshape=(None, 8, 8), dtype="f4", chunks=(1, 8, 8))
+    trace = f.create_dataset("tr", (1, 8), maxshape=(None, 8), dtype="f4", chunks=(1, 8))
+    view = views(f, selected=["/cam", "/tr"])
+    sent: list[str] = []
+    for mark in (view.figures[0].marks[0], view.figures[1].marks[0]):
+        mark.comm.send = lambda *a, _m=mark, **k: sent.append(_m.model_id)
+    for n in range(2, 6):
+        ds.resize((n, 8, 8))
+        ds[n - 1] = n
+        trace.resize((n, 8))
+        trace[n - 1] = n
+        view.refresh()
+        np.testing.assert_array_equal(view.figures[0].marks[0].color, np.full((8, 8), n, "f4"))
+        np.testing.assert_array_equal(view.figures[1].marks[0].y, np.full(8, n, "f4"))
+    assert len(sent) >= 8  # every frame and every trace went out
+    f.close()
