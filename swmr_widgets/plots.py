@@ -103,23 +103,30 @@ class ImageFigure:
     ) -> None:
         self.x_scale = bq.LinearScale()
         self.y_scale = bq.LinearScale()
-        self.color_scale = bq.ColorScale(scheme="viridis")
+        # Start from a finite image and range: a colour scale first given NaN keeps an
+        # invalid range in the browser, and every later image is drawn in one colour.
+        self.color_scale = bq.ColorScale(scheme="viridis", min=0.0, max=1.0)
         self.heatmap = bq.HeatMap(
             x=np.arange(2, dtype=np.float64),
             y=np.arange(2, dtype=np.float64),
-            color=np.full((2, 2), np.nan, dtype=np.float32),
+            color=np.zeros((2, 2), dtype=np.float32),
             scales={"x": self.x_scale, "y": self.y_scale, "color": self.color_scale},
         )
         self.x_axis = bq.Axis(scale=self.x_scale, label=x_label)
         self.y_axis = bq.Axis(scale=self.y_scale, label=y_label, side="left")
-        self.color_axis = bq.ColorAxis(scale=self.color_scale, label=color_label, side="right")
+        # bqplot draws a vertical colourbar 200 px shorter than the plot, a horizontal
+        # one 200 px shorter than its width: below the x axis it stays readable.
+        self.color_axis = bq.ColorAxis(
+            scale=self.color_scale, label=color_label, side="bottom", tick_format=".4~g"
+        )
         self.figure = _figure(
             [self.heatmap],
             [self.x_axis, self.y_axis, self.color_axis],
             title,
             [self.x_scale, self.y_scale],
         )
-        self.figure.fig_margin = {**_FIG_MARGIN, "right": 80}
+        self.figure.fig_margin = {**_FIG_MARGIN, "bottom": 100}
+        self.figure.layout.height = "380px"
 
     def set_image(self, image: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         """Show `image` (rows along `y`, columns along `x`), already decimated."""

@@ -17,20 +17,12 @@ import pytest
 
 pytest.importorskip("anywidget")
 
+from headless_chromium import find_chromium, shared_browser
+
 from swmr_widgets import tree as tree_mod
 from swmr_widgets.tree import AUTO_EXPAND_ALL, DatasetTree, default_expanded
 
 STATIC = Path(tree_mod.__file__).parent / "static"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 # ----------------------------------------------------------------------------
@@ -388,17 +380,12 @@ def harness_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=60_000
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """Headless Chromium, shared with the e2e tests (see ``tests/headless_chromium.py``)."""
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed")
+    pytest.importorskip("playwright.sync_api")
+    with shared_browser() as browser:
+        yield browser
 
 
 @pytest.fixture

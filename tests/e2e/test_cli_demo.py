@@ -10,40 +10,18 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from live_view import (
+    FIGURE_SVG,
+    KERNEL_IDLE_JS,
+    TREE,
+    line_paths,
+    wait_for_drawn_line,
+)
+from live_view import STDERR_OUTPUT as ERROR_OUTPUT
 
 pytestmark = pytest.mark.e2e
-
-FIGURE_SVG = ".bqplot.figure svg.svg-figure"
-LINE = ".bqplot.figure path.line"
-TREE = ".swmr-tree"
-#: True once the notebook's kernel is started and idle (JupyterLab 4 status bar).
-KERNEL_IDLE_JS = """() => {
-  const bar = document.querySelector('#jp-main-statusbar');
-  const text = bar ? bar.innerText : '';
-  return !text.includes('No Kernel') && /\\|\\s*Idle/.test(text);
-}"""
-#: Where a Voila page shows a cell's traceback or stderr.
-ERROR_OUTPUT = "[data-mime-type='application/vnd.jupyter.stderr']"
-
-
-def _line_paths(page: Any) -> list[str]:
-    """Return the ``d`` attribute of every line mark on the page."""
-    return page.eval_on_selector_all(LINE, "els => els.map(e => e.getAttribute('d') || '')")
-
-
-def _wait_for_drawn_line(page: Any, timeout: float) -> list[str]:
-    """Wait until at least one line mark has a non-trivial path; return all paths."""
-    deadline = time.monotonic() + timeout
-    paths: list[str] = []
-    while time.monotonic() < deadline:
-        paths = _line_paths(page)
-        if any(len(d) > 10 for d in paths):
-            return paths
-        time.sleep(0.25)
-    raise AssertionError(f"no drawn line within {timeout:g} s; paths: {paths!r}")
 
 
 def _demo_file(output: str) -> Path | None:
@@ -63,15 +41,15 @@ def test_demo_page_updates_live(swmr_cli, page, screenshot, free_port):
     if errors.count():
         pytest.fail("the viewer notebook failed:\n" + errors.first.inner_text()[-3000:])
     page.wait_for_selector(FIGURE_SVG, timeout=60_000)
-    first = _wait_for_drawn_line(page, timeout=30)
+    first = wait_for_drawn_line(page, timeout=30)
 
     # No clicks from here on: the view must redraw by itself.
     time.sleep(2.0)
-    second = _line_paths(page)
+    second = line_paths(page)
     deadline = time.monotonic() + 8.0
     while second == first and time.monotonic() < deadline:
         time.sleep(0.5)
-        second = _line_paths(page)
+        second = line_paths(page)
     shot = screenshot(page, "cli_demo_live")
     assert second != first, "the plotted line did not change while the writer was running"
     assert shot.is_file() and shot.stat().st_size > 0
@@ -117,7 +95,7 @@ def test_demo_in_jupyterlab(swmr_cli, page, screenshot, free_port):
     if errors.count():
         pytest.fail("the viewer notebook failed:\n" + errors.first.inner_text()[-3000:])
     page.wait_for_selector(f".jp-Notebook {FIGURE_SVG}", timeout=60_000)
-    _wait_for_drawn_line(page, timeout=30)
+    wait_for_drawn_line(page, timeout=30)
     screenshot(page, "cli_demo_lab")
 
     children = server.remember_children()
