@@ -110,6 +110,25 @@ def _axis_title(axis: Axis | None, default: str) -> str:
     return axis.title if axis is not None and axis.title else default
 
 
+def _set_image(plot: ImageFigure, image: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Show a 2-D `image` whatever its shape, including 1 x N, N x 1 and empty ones.
+
+    bqplot's HeatMap squeezes its color array and refuses anything that is not
+    2-D afterwards, so a dimension of length 1 is drawn as a band two cells
+    wide around its coordinate, and an empty image as a blank (NaN) one.
+    """
+    image = np.asarray(image)
+    x = np.asarray(x, dtype=np.float64).reshape(-1)[: image.shape[1]]
+    y = np.asarray(y, dtype=np.float64).reshape(-1)[: image.shape[0]]
+    if image.size == 0:
+        image, x, y = np.full((2, 2), np.nan, dtype=np.float32), np.arange(2.0), np.arange(2.0)
+    if image.shape[0] == 1:
+        image, y = np.repeat(image, 2, axis=0), y[0] + np.array([-0.5, 0.5])
+    if image.shape[1] == 1:
+        image, x = np.repeat(image, 2, axis=1), x[0] + np.array([-0.5, 0.5])
+    plot.set_image(image, x, y)
+
+
 class SeriesPanel(Panel):
     """Values against their index, scan position or axis; several series overlaid.
 
@@ -251,12 +270,16 @@ class TracePanel(Panel):
             dataset, refresh=False, start=None, history=WATERFALL_ROWS, mode=_mode(meta)
         )
         self._nav_axis = nav_axis
+        self._stale = False
 
     def update(self) -> int:
         update = self.follower.poll()
-        if not len(update):
+        if not len(update) and not self._stale:
             return 0
+        self._stale = True  # until drawn: a failed draw is retried at the next update
         rows = self.follower.history.values
+        if not len(rows):
+            return len(update)
         latest = rows[-1].reshape(-1)
         x = _coords(self._axis, np.arange(latest.size))
         xs, ys = decimate_trace(latest, self.n_points, x)
@@ -264,11 +287,13 @@ class TracePanel(Panel):
         if self.waterfall is not None:
             flat = rows.reshape(len(rows), -1)
             image, (fy, fx) = decimate_image(flat)
-            self.waterfall.set_image(
+            _set_image(
+                self.waterfall,
                 image,
                 x[::fx][: image.shape[1]],
                 _coords(self._nav_axis, self.follower.history.indices[::fy]),
             )
+        self._stale = False
         return len(update)
 
     @property
@@ -301,6 +326,7 @@ class ImagePanel(Panel):
         self._map = meta.signal_ndim == 0  # 2-D scan of single values: fill the map in place
         self._static = meta.nav_ndim == 0 and not meta.growing
         self._shown_shape: tuple[int, ...] | None = None
+        self._stale = False  # a draw failed: redraw at the next update
         self.follower = (
             None
             if self._static
@@ -318,12 +344,15 @@ class ImagePanel(Panel):
         if self.follower is None:
             if ds.shape == self._shown_shape:
                 return 0
-            self._shown_shape = ds.shape
             self._draw(ds[()])
+            self._shown_shape = ds.shape  # only once drawn: a failed draw is retried
             return 1
         update = self.follower.poll()
-        if not len(update) and not update.reset:
+        if not len(update) and not update.reset and not self._stale:
             return 0
+        self._stale = True
+        if not len(self.follower.history) and not self._map:
+            return len(update)
         if self._map:
             image = np.full(ds.shape, np.nan, dtype=np.float32)
             hist = self.follower.history
@@ -331,6 +360,7 @@ class ImagePanel(Panel):
         else:
             image = self.follower.history.values[-1]
         self._draw(image)
+        self._stale = False
         return len(update)
 
     def _draw(self, image: np.ndarray) -> None:
@@ -338,7 +368,7 @@ class ImagePanel(Panel):
         small, (fy, fx) = decimate_image(image.reshape(image.shape[-2:]))
         y = _coords(self._y_axis, np.arange(0, image.shape[-2], fy))[: small.shape[0]]
         x = _coords(self._x_axis, np.arange(0, image.shape[-1], fx))[: small.shape[1]]
-        self.plot.set_image(small, x, y)
+        _set_image(self.plot, small, x, y)
 
     @property
     def progress(self) -> tuple[int, int] | None:
@@ -397,15 +427,18 @@ class SlicePanel(Panel):
     def _redraw(self) -> None:
         ds = self.datasets[self.metas[0].path]
         index = tuple(s.value for s in self.sliders)
-        self._key = (ds.shape, index)
-        if 0 in ds.shape:
-            return
-        small, (fy, fx) = decimate_image(ds[index])
-        self.plot.set_image(
+        shape = ds.shape
+        if 0 in shape:
+            small, (fy, fx) = np.empty((0, 0), dtype=np.float32), (1, 1)
+        else:
+            small, (fy, fx) = decimate_image(ds[index])
+        _set_image(
+            self.plot,
             small,
-            np.arange(0, ds.shape[-1], fx, dtype=np.float64)[: small.shape[1]],
-            np.arange(0, ds.shape[-2], fy, dtype=np.float64)[: small.shape[0]],
+            np.arange(0, shape[-1], fx, dtype=np.float64)[: small.shape[1]],
+            np.arange(0, shape[-2], fy, dtype=np.float64)[: small.shape[0]],
         )
+        self._key = (shape, index)  # only once drawn: a failed draw is retried
 
 
 class ValuePanel(Panel):
@@ -441,13 +474,13 @@ class DetailsPanel(Panel):
         self.html.add_class("swmr-details")
         self.widget.children = [self.html]
         self._shape: tuple[int, ...] | None = None
+        self._shown = False  # (a null dataspace has shape None, too)
 
     def update(self) -> int:
         meta = self.metas[0]
         ds = self.datasets[meta.path]
-        if ds.shape == self._shape:
+        if self._shown and ds.shape == self._shape:
             return 0
-        self._shape = ds.shape
         rows = [
             ("path", meta.path),
             ("shape", str(ds.shape)),
@@ -463,6 +496,7 @@ class DetailsPanel(Panel):
             if v not in ("", None)
         )
         self.html.value = f"<table>{cells}</table>"
+        self._shape, self._shown = ds.shape, True
         return 0
 
 

@@ -262,7 +262,8 @@ def _open_once(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File,
     if swmr is True:
         return _h5open(path, True, locking), True
     if swmr is False:
-        return _h5open(path, False, locking), False
+        f = _h5open(path, False, locking)
+        return f, is_swmr_read(f)
     if swmr != "auto":
         raise ValueError(f"swmr must be True, False or 'auto', not {swmr!r}")
     try:
@@ -271,6 +272,10 @@ def _open_once(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File,
         # A SWMR writer holds the file (or held it and crashed): open in SWMR mode.
         # A crashed non-SWMR writer makes this second attempt fail with the h5clear advice.
         return _h5open(path, True, locking), True
+    if is_swmr_read(f):
+        # The file is already open in this process (another view, the caller's handle):
+        # HDF5 then shares that open file, with its SWMR mode, whatever was asked here.
+        return f, True
     if not _flag(f.attrs.get("swmr_active")):
         return f, False
     # A PyMoDAQ file that was written in SWMR mode: reopen so refresh shows new data.

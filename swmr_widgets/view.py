@@ -30,6 +30,7 @@ from swmr_widgets.metadata import DatasetMeta, describe_dataset, tree_nodes
 from swmr_widgets.panels import Panel, make_panels
 from swmr_widgets.swmr import (
     FileLockedError,
+    NotHDF5Error,
     collect_datasets,
     open_h5_file_for_reading,
     refresh_cached,
@@ -106,6 +107,7 @@ class SwmrView(widgets.VBox):
         )
         self._task: asyncio.Task | None = None
         self._file: h5py.File | None = None
+        self._shared: _SharedFile | None = None
         self._root: h5py.Group | None = None
         self._owns_file = False
         self._is_swmr = False
@@ -115,6 +117,7 @@ class SwmrView(widgets.VBox):
         self._metas: dict[str, DatasetMeta] = {}
         self._pending_selection: tuple[str, ...] | None = None
         self._note = ""
+        self._attach_note = ""
         self._error = ""
         self._last_refresh: float | None = None
         self._last_change = time.monotonic()
@@ -202,15 +205,20 @@ class SwmrView(widgets.VBox):
 
     def stop(self) -> None:
         """Stop the periodic refresh (the data shown stays)."""
+        self._cancel()
+        self._set_status()
+
+    def _cancel(self) -> None:
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
         self.set_trait("running", False)
-        self._set_status()
 
     def close(self) -> None:
         """Stop refreshing, close the file if the view opened it, and close the widgets."""
-        self.stop()
+        # no status update here: ipywidgets also calls close() from __del__, possibly
+        # while the interpreter shuts down and imports fail
+        self._cancel()
         self._clear_panels()
         self._detach()
         for child in (self._tree, self._status_html, self._progress):
@@ -272,11 +280,16 @@ class SwmrView(widgets.VBox):
         wait_missing = self._wait is True
         wait_locked = self._wait is not False
         try:
-            f, is_swmr = open_h5_file_for_reading(self._path)
-        except FileNotFoundError:
-            if first and not wait_missing:
+            shared = _SharedFile.acquire(self._path)
+        except (FileNotFoundError, NotHDF5Error) as exc:
+            # an empty file is one being created: wait for it as for a missing one
+            being_created = isinstance(exc, FileNotFoundError) or _is_empty(self._path)
+            if first and not (wait_missing and being_created):
                 raise
-            self._note = f"waiting for {self._path.name} to be created…"
+            if being_created:
+                self._note = f"waiting for {self._path.name} to be created…"
+            else:
+                self._note = f"cannot open {self._path.name} yet: {exc}"
             return False
         except FileLockedError:
             if first and not wait_locked:
@@ -288,8 +301,9 @@ class SwmrView(widgets.VBox):
                 raise
             self._note = f"cannot open {self._path.name} yet: {exc}"
             return False
-        self._is_swmr = is_swmr
-        self._attach_group(f, owns=True)
+        self._shared = shared
+        self._is_swmr = shared.is_swmr
+        self._attach_group(shared.file, owns=True)
         return True
 
     def _attach_group(self, group: h5py.Group, owns: bool) -> None:
@@ -297,16 +311,12 @@ class SwmrView(widgets.VBox):
         self._root = group
         self._owns_file = owns
         self._is_swmr = bool(group.file.swmr_mode) if not owns else self._is_swmr
-        try:
-            st = os.stat(self._path)
-            self._file_key = (st.st_dev, st.st_ino)
-            self._file_sig = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            self._file_key = self._file_sig = None
-        self._cache = collect_datasets(group)
+        self._file_key, self._file_sig = _identity(group.file, self._path)
+        shared = self._shared if owns else None
+        self._cache = shared.cache if shared is not None else collect_datasets(group)
         self._metas = {}
         self._tree.set_nodes(tree_nodes(group))
-        self._note = ""
+        self._note, self._attach_note = self._attach_note, ""
         wanted = self._pending_selection if self._pending_selection is not None else self.selected
         kept = tuple(p for p in wanted if p in self._cache)
         if len(kept) == len(wanted):
@@ -323,13 +333,13 @@ class SwmrView(widgets.VBox):
         self._cache = {}
         self._metas = {}
         self._root = None
-        if self._owns_file and self._file is not None:
-            with contextlib.suppress(Exception):
-                self._file.close()
+        if self._owns_file and self._shared is not None:
+            self._shared.release()
+        self._shared = None
         self._file = None
 
     def _check_file(self) -> None:
-        """Notice a file that was deleted or replaced (a restarted scan), and follow it."""
+        """Notice a file that was deleted, replaced (a restarted scan) or rewritten; follow it."""
         if self._file_key is None:
             return
         try:
@@ -337,13 +347,29 @@ class SwmrView(widgets.VBox):
         except FileNotFoundError:
             self._note = f"{self._path.name} was deleted; showing the last data read"
             return
-        if (st.st_dev, st.st_ino) != self._file_key and self._owns_file:
+        if not self._owns_file:
+            changed = ""
+        elif (st.st_dev, st.st_ino) != self._file_key:
+            changed = "replaced by a new file"
+        elif (self._file_sig is not None and st.st_size < self._file_sig[1]) or any(
+            not ds.id.valid for panel in self._panels for ds in panel.datasets.values()
+        ):
+            # A file being written only grows, and HDF5 invalidates a dataset whose refresh
+            # failed: the file was truncated (a writer recreating it in place), so what is
+            # open is gone. Closing it also lets such a writer lock the file at its next try.
+            changed = "truncated or rewritten in place"
+        else:
+            changed = ""
+        if changed:
             previous = self.selected
             self._clear_panels()
+            if self._shared is not None:
+                self._shared.forget()
             self._detach()
             self._pending_selection = previous
-            if self._try_attach():
-                self._note = f"{self._path.name} was replaced by a new file; reopened it"
+            # shown once attached, now or at a later tick (the new file may not be readable yet)
+            self._attach_note = f"{self._path.name} was {changed}; reopened it"
+            self._try_attach()
             return
         sig = (st.st_mtime_ns, st.st_size)
         if sig != self._file_sig:
@@ -463,7 +489,8 @@ class SwmrView(widgets.VBox):
         chunk = paths[self._tree_pos : self._tree_pos + TREE_SLICE]
         part = {p: self._cache[p] for p in chunk}
         refresh_cached(part)
-        self._tree.update_shapes({p: list(ds.shape) for p, ds in part.items()})
+        # (the shape of a dataset with a null dataspace is None)
+        self._tree.update_shapes({p: list(ds.shape or ()) for p, ds in part.items()})
         self._tree_pos += len(chunk)
         if self._tree_pos >= len(paths):
             self._tree_pos = 0
@@ -551,6 +578,87 @@ class SwmrView(widgets.VBox):
         self._play.value = change["new"]
         self._play.icon = "pause" if change["new"] else "play"
         self._play.description = "Pause" if change["new"] else "Live"
+
+
+class _SharedFile:
+    """A file opened by views, shared by every view of it in this process.
+
+    HDF5 (up to 2.0 at least) mishandles ``H5Drefresh`` of a dataset that is
+    open more than once in a process: afterwards, reading a multi-dimensional
+    chunked dataset across several chunks fails with "can't insert duplicate
+    key". So the views of one file (two views, or the one a re-run notebook
+    cell left behind) share one open file and one handle per dataset.
+
+    Parameters
+    ----------
+    file : h5py.File
+        The open file.
+    is_swmr : bool
+        Whether it is read in SWMR mode.
+    key : tuple of int or None
+        ``(device, inode)`` of the file.
+    """
+
+    _open: ClassVar[dict[tuple[int, int], _SharedFile]] = {}
+
+    def __init__(self, file: h5py.File, is_swmr: bool, key: tuple[int, int] | None) -> None:
+        self.file = file
+        self.is_swmr = is_swmr
+        self.key = key
+        self.cache = collect_datasets(file)
+        self.users = 0
+
+    @classmethod
+    def acquire(cls, path: Path) -> _SharedFile:
+        """Open `path` (see :func:`open_h5_file_for_reading`), or share it if a view has."""
+        f, is_swmr = open_h5_file_for_reading(path)
+        key, _ = _identity(f, path)
+        shared = cls._open.get(key) if key is not None else None
+        if shared is not None and shared.file.id.valid:
+            f.close()  # HDF5 shares the open file anyway: keep one handle per dataset
+        else:
+            shared = cls(f, is_swmr, key)
+            if key is not None:
+                cls._open[key] = shared
+        shared.users += 1
+        return shared
+
+    def forget(self) -> None:
+        """Share this file with no further view (its contents changed on disk)."""
+        if self.key is not None and self._open.get(self.key) is self:
+            del self._open[self.key]
+
+    def release(self) -> None:
+        """One view less; the last one closes the file."""
+        self.users -= 1
+        if self.users > 0:
+            return
+        self.forget()
+        with contextlib.suppress(Exception):
+            self.file.close()
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
+
+
+def _identity(file: h5py.File, path: Path) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """``((device, inode), (mtime_ns, size))`` of the open `file`, else of `path`.
+
+    The descriptor the file was opened with names the very file being read,
+    even when `path` was replaced between opening and this call.
+    """
+    try:
+        st = os.fstat(file.id.get_vfd_handle())
+    except Exception:  # another driver, or a closed file: fall back to the path
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None, None
+    return (st.st_dev, st.st_ino), (st.st_mtime_ns, st.st_size)
 
 
 def _cell_id() -> str | None:

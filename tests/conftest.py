@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +108,107 @@ def writer(writer_factory) -> ScriptedWriter:
 def values():
     """The writer's value function."""
     return swmr_writer.value
+
+
+class StreamWriter:
+    """Runs ``tests/stream_writer.py`` (a free-running SWMR writer) in another process."""
+
+    def __init__(self, path: Path, *args: str) -> None:
+        self.path = path
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "stream_writer.py"), str(path), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put("")  # end of output
+
+    def expect(self, prefix: str, timeout: float = 30.0) -> str:
+        """Wait for the next output line, which must start with `prefix`; return it."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            line = f"<nothing within {timeout} s>"
+        if not line.startswith(prefix):
+            self.stop()
+            raise RuntimeError(f"stream writer said {line!r}, expected {prefix!r}: {self.stderr()}")
+        return line
+
+    def stderr(self) -> str:
+        if self.proc.poll() is None:
+            return ""
+        return self.proc.stderr.read()
+
+    def kill(self) -> None:
+        """SIGKILL the writer, as a crash would."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def finish(self, timeout: float = 30.0) -> dict[str, float]:
+        """Stop the writer cleanly (SIGTERM) and return the totals of its ``done`` line."""
+        os.kill(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=timeout)
+        while True:
+            line = self.expect("", timeout=timeout)
+            if line.startswith("done") or not line:
+                break
+        if not line:
+            raise RuntimeError(f"stream writer ended without totals: {self.stderr()}")
+        return {
+            key: (float(value) if "." in value or "e" in value else int(value))
+            for key, value in (item.split("=") for item in line.split()[1:])
+        }
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+
+
+@pytest.fixture
+def stream_factory(tmp_path: Path) -> Iterator:
+    """Start free-running writers (``stream_writer.py``); all are stopped at teardown."""
+    started: list[StreamWriter] = []
+
+    def start(name: str | Path = "stream.h5", *args: str) -> StreamWriter:
+        """`name` is a file name in ``tmp_path``, or a :class:`~pathlib.Path`."""
+        w = StreamWriter(name if isinstance(name, Path) else tmp_path / name, *args)
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+@pytest.fixture
+def views() -> Iterator:
+    """Make :class:`~swmr_widgets.SwmrView` objects that do not start by themselves.
+
+    Pass ``autostart=True`` to override; every view made is closed at teardown.
+    """
+    from swmr_widgets import SwmrView
+
+    made: list[SwmrView] = []
+
+    def make(*args, **kwargs) -> SwmrView:
+        kwargs.setdefault("autostart", False)
+        view = SwmrView(*args, **kwargs)
+        made.append(view)
+        return view
+
+    yield make
+    for view in made:
+        view.close()
