@@ -21,6 +21,7 @@ strings, compound, opaque, ...                  :class:`DetailsPanel`
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Sequence
 
 import bqplot as bq
@@ -55,6 +56,8 @@ __all__ = [
 CATCH_UP_ROWS = 1_000_000
 #: Traces kept for the waterfall of a 1-D panel.
 WATERFALL_ROWS = 256
+#: Seconds between two redraws of a waterfall (the latest trace follows every tick).
+WATERFALL_INTERVAL = 1.0
 
 
 class Panel:
@@ -271,30 +274,37 @@ class TracePanel(Panel):
         )
         self._nav_axis = nav_axis
         self._stale = False
+        self._waterfall_due = False
+        self._waterfall_next = 0.0
 
     def update(self) -> int:
         update = self.follower.poll()
-        if not len(update) and not self._stale:
-            return 0
-        self._stale = True  # until drawn: a failed draw is retried at the next update
-        rows = self.follower.history.values
-        if not len(rows):
-            return len(update)
-        latest = rows[-1].reshape(-1)
-        x = _coords(self._axis, np.arange(latest.size))
-        xs, ys = decimate_trace(latest, self.n_points, x)
-        self.plot.set_line(0, xs, ys)
-        if self.waterfall is not None:
-            flat = rows.reshape(len(rows), -1)
-            image, (fy, fx) = decimate_image(flat)
-            _set_image(
-                self.waterfall,
-                image,
-                x[::fx][: image.shape[1]],
-                _coords(self._nav_axis, self.follower.history.indices[::fy]),
-            )
-        self._stale = False
+        if len(update) or self._stale:
+            self._stale = True  # until drawn: a failed draw is retried at the next update
+            if not len(self.follower.history):
+                return len(update)
+            latest = self.follower.history.values[-1].reshape(-1)
+            x = _coords(self._axis, np.arange(latest.size))
+            self.plot.set_line(0, *decimate_trace(latest, self.n_points, x))
+            self._waterfall_due = self.waterfall is not None
+            self._stale = False
+        if self._waterfall_due and time.monotonic() >= self._waterfall_next:
+            self._draw_waterfall()
         return len(update)
+
+    def _draw_waterfall(self) -> None:
+        """Redraw the history image (at most every WATERFALL_INTERVAL seconds)."""
+        rows = self.follower.history.values
+        flat = rows.reshape(len(rows), -1)
+        image, (fy, fx) = decimate_image(flat)
+        _set_image(
+            self.waterfall,
+            image,
+            _coords(self._axis, np.arange(0, flat.shape[1], fx)),
+            _coords(self._nav_axis, self.follower.history.indices[::fy]),
+        )
+        self._waterfall_due = False
+        self._waterfall_next = time.monotonic() + WATERFALL_INTERVAL
 
     @property
     def progress(self) -> tuple[int, int] | None:

@@ -39,8 +39,10 @@ from swmr_widgets.tree import DatasetTree
 
 __all__ = ["SwmrView"]
 
-#: Datasets whose shapes are refreshed for the tree in one tick, at most.
-TREE_SLICE = 256
+#: Seconds one tick may spend refreshing the tree's shapes (about 20 datasets).
+TREE_BUDGET = 0.0005
+#: Datasets refreshed between two looks at the clock.
+TREE_STEP = 8
 
 
 class SwmrView(widgets.VBox):
@@ -123,8 +125,10 @@ class SwmrView(widgets.VBox):
         self._last_change = time.monotonic()
         self._last_tick = time.monotonic()
         self._rate = 0.0
+        self._loading = False  # the next tick reads what was written before it was shown
         self._tree_next = 0.0
         self._tree_pos = 0
+        self._growing: list[str] = []
         self.tree_interval = tree_interval
         self._stall_after = stall_after
         self._wait = wait
@@ -315,7 +319,15 @@ class SwmrView(widgets.VBox):
         shared = self._shared if owns else None
         self._cache = shared.cache if shared is not None else collect_datasets(group)
         self._metas = {}
-        self._tree.set_nodes(tree_nodes(group))
+        nodes = tree_nodes(group)
+        self._tree.set_nodes(nodes)
+        # only datasets that can grow change shape: the tree refreshes those alone
+        self._growing = [
+            n["path"]
+            for n in nodes
+            if n.get("kind") == "dataset" and n.get("growing") and n["path"] in self._cache
+        ]
+        self._tree_pos, self._tree_next = 0, 0.0
         self._note, self._attach_note = self._attach_note, ""
         wanted = self._pending_selection if self._pending_selection is not None else self.selected
         kept = tuple(p for p in wanted if p in self._cache)
@@ -331,6 +343,7 @@ class SwmrView(widgets.VBox):
 
     def _detach(self) -> None:
         self._cache = {}
+        self._growing = []
         self._metas = {}
         self._root = None
         if self._owns_file and self._shared is not None:
@@ -425,6 +438,7 @@ class SwmrView(widgets.VBox):
             self._error = ""
         except Exception as exc:  # a dataset we cannot describe must not break the view
             self._error = f"cannot show {', '.join(paths)}: {type(exc).__name__}: {exc}"
+        self._rate, self._loading = 0.0, True
         self._tick()
 
     def _clear_panels(self) -> None:
@@ -465,6 +479,8 @@ class SwmrView(widgets.VBox):
                     new_rows += panel.update()
                 except Exception as exc:
                     errors.append(f"{', '.join(panel.paths)}: {type(exc).__name__}: {exc}")
+            # the shown datasets were refreshed above: their rows in the tree follow each tick
+            self._tree.update_shapes({p: list(ds.shape or ()) for p, ds in shown.items()})
             if now >= self._tree_next:
                 self._refresh_tree_slice(now)
             self._last_refresh = time.time()
@@ -473,25 +489,32 @@ class SwmrView(widgets.VBox):
         finally:
             dt = max(now - self._last_tick, 1e-6)
             self._last_tick = now
-            self._rate = (
-                new_rows / dt if self._rate == 0 else 0.7 * self._rate + 0.3 * new_rows / dt
-            )
+            # rows read to show what was already there are no acquisition rate
+            if not (self._loading or any(p.catching_up for p in self._panels)):
+                rate = new_rows / dt
+                self._rate = rate if self._rate == 0 else 0.7 * self._rate + 0.3 * rate
+            self._loading = False
             if new_rows:
                 self._last_change = now
             self._error = "; ".join(errors)
             self._set_status()
 
     def _refresh_tree_slice(self, now: float) -> None:
-        paths = list(self._cache)
+        """Refresh the tree's shapes of growing datasets, for at most TREE_BUDGET per tick."""
+        paths = self._growing
         if not paths or not self._is_swmr:
             self._tree_next = float("inf") if not self._is_swmr else now + self.tree_interval
             return
-        chunk = paths[self._tree_pos : self._tree_pos + TREE_SLICE]
-        part = {p: self._cache[p] for p in chunk}
-        refresh_cached(part)
-        # (the shape of a dataset with a null dataspace is None)
-        self._tree.update_shapes({p: list(ds.shape or ()) for p, ds in part.items()})
-        self._tree_pos += len(chunk)
+        deadline = time.perf_counter() + TREE_BUDGET
+        shapes: dict[str, list[int]] = {}
+        while self._tree_pos < len(paths) and time.perf_counter() < deadline:
+            chunk = paths[self._tree_pos : self._tree_pos + TREE_STEP]
+            part = {p: self._cache[p] for p in chunk}
+            refresh_cached(part)
+            # (the shape of a dataset with a null dataspace is None)
+            shapes.update({p: list(ds.shape or ()) for p, ds in part.items()})
+            self._tree_pos += len(chunk)
+        self._tree.update_shapes(shapes)
         if self._tree_pos >= len(paths):
             self._tree_pos = 0
             self._tree_next = now + self.tree_interval

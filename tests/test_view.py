@@ -330,3 +330,15 @@ def test_each_new_frame_reaches_the_marks(tmp_path, views):
         np.testing.assert_array_equal(view.figures[1].marks[0].y, np.full(8, n, "f4"))
     assert len(sent) >= 8  # every frame and every trace went out
     f.close()
+
+
+def test_rows_per_second_ignores_the_first_read(writer, views):
+    """Loading a long history when a dataset is shown is not reported as a rate."""
+    writer.append(100_000)
+    view = views(writer.path, selected=[swmr_writer.TREND])
+    assert " 0 rows/s" in view.status
+    time.sleep(0.2)
+    writer.append(20)
+    view.refresh()
+    rate = float(view.status.split(" rows/s")[0].rsplit("· ", 1)[1].replace(",", ""))
+    assert 0 < rate < 1_000
