@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -242,7 +242,46 @@ def peak_rss_bytes() -> int:
 # --------------------------------------------------------------------------- writer
 
 
-class WriterProcess:
+_C = TypeVar("_C", bound="_ChildProcess")
+
+
+class _ChildProcess:
+    """A helper process of the harness: killed, cleaned up and usable as a context manager.
+
+    Subclasses start ``self.proc`` (with pipes) and ``self._stderr`` and define ``close()``.
+    """
+
+    proc: subprocess.Popen
+    _stderr: Any
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """Kill the process (a writer's file is left as a crash would leave it)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def _cleanup(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._stderr.close()
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self.kill()
+            self._cleanup()
+
+
+class WriterProcess(_ChildProcess):
     """A :mod:`benchmarks.writer` in another process, one command at a time.
 
     Parameters
@@ -312,29 +351,6 @@ class WriterProcess:
                 self.kill()
         self._cleanup()
 
-    def kill(self) -> None:
-        """Kill the process (its file is left as a crash would leave it)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-    def _cleanup(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        self._stderr.close()
-
-    def __enter__(self) -> WriterProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            self.close()
-        else:
-            self.kill()
-            self._cleanup()
-
 
 # --------------------------------------------------------------------------- agents
 
@@ -363,7 +379,7 @@ class Probe:
     close: Callable[[], None] = _noop
 
 
-class Agent:
+class Agent(_ChildProcess):
     """A :mod:`benchmarks.agent` process running one :class:`Probe`.
 
     Parameters
@@ -440,29 +456,6 @@ class Agent:
             except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired):
                 self.kill()
         self._cleanup()
-
-    def kill(self) -> None:
-        """Kill the process."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-    def _cleanup(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        self._stderr.close()
-
-    def __enter__(self) -> Agent:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            self.close()
-        else:
-            self.kill()
-            self._cleanup()
 
 
 # --------------------------------------------------------------------------- comm recording

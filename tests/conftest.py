@@ -32,19 +32,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def _spawn(script: str, path: Path, *args: str, stdin: int) -> subprocess.Popen:
+    """Start ``tests/<script> PATH ARGS`` in its own session, with text pipes."""
+    return subprocess.Popen(
+        [sys.executable, str(HERE / script), str(path), *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
 class ScriptedWriter:
     """Drives ``tests/swmr_writer.py`` in another process, one command at a time."""
 
     def __init__(self, path: Path, *args: str) -> None:
         self.path = path
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "swmr_writer.py"), str(path), *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        self.proc = _spawn("swmr_writer.py", path, *args, stdin=subprocess.PIPE)
         self._expect("ready")
 
     def _expect(self, prefix: str) -> str:
@@ -115,14 +120,7 @@ class StreamWriter:
 
     def __init__(self, path: Path, *args: str) -> None:
         self.path = path
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "stream_writer.py"), str(path), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        self.proc = _spawn("stream_writer.py", path, *args, stdin=subprocess.DEVNULL)
         self.lines: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

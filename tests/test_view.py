@@ -25,21 +25,6 @@ def pm(value) -> str:
     return json.dumps({"module": "builtins", "type": type(value).__name__, "data": repr(value)})
 
 
-@pytest.fixture
-def views():
-    made: list[SwmrView] = []
-
-    def make(*args, **kwargs) -> SwmrView:
-        kwargs.setdefault("autostart", False)
-        view = SwmrView(*args, **kwargs)
-        made.append(view)
-        return view
-
-    yield make
-    for view in made:
-        view.close()
-
-
 def line_xy(view: SwmrView, i: int = 0) -> tuple[np.ndarray, np.ndarray]:
     mark = view.figures[0].marks[i]
     return np.asarray(mark.x), np.asarray(mark.y)
