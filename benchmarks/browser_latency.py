@@ -156,31 +156,6 @@ def _import_helpers() -> tuple[Any, Any]:
     return headless_chromium, live_servers
 
 
-def write_notebook(directory: Path, code: str, name: str) -> Path:
-    """Write a one-cell notebook with ``code``; return its path."""
-    nb = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": "bench",
-                "execution_count": None,
-                "metadata": {},
-                "outputs": [],
-                "source": code.splitlines(keepends=True),
-            }
-        ],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path = directory / name
-    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
-    return path
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile (0..1) by linear interpolation; NaN when empty."""
     if not values:
@@ -278,7 +253,7 @@ def measure_latency(
             f"view = SwmrView({str(h5)!r}, interval={interval!r}, selected=({DATASET!r},))\n"
             "view"
         )
-        nb = write_notebook(workdir, code, f"latency-{interval:g}.ipynb")
+        nb = live_servers.write_code_notebook(workdir, code, f"latency-{interval:g}.ipynb")
         with voila(live_servers, nb, workdir) as server:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             try:
@@ -395,7 +370,7 @@ def measure_tree(browser: Any, live_servers: Any, workdir: Path, repeats: int) -
         "display(HTML(f\"<span class='bench-stamp' data-t0='{t0}' data-t1='{t1}'></span>\"))\n"
         "view"
     )
-    nb = write_notebook(workdir, code, "tree-5000.ipynb")
+    nb = live_servers.write_code_notebook(workdir, code, "tree-5000.ipynb")
     runs: list[dict[str, float]] = []
     with voila(live_servers, nb, workdir) as server:
         for _ in range(repeats):

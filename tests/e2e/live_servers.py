@@ -519,11 +519,16 @@ def write_view_notebook(
         f"tree_interval={tree_interval!r}{extra})\n"
         "view"
     )
+    return write_code_notebook(directory, code, name)
+
+
+def write_code_notebook(directory: Path, code: str, name: str) -> Path:
+    """Write a one-cell notebook running ``code``; return its path."""
     nb = {
         "cells": [
             {
                 "cell_type": "code",
-                "id": "swmr-e2e-view",
+                "id": "swmr-code",
                 "execution_count": None,
                 "metadata": {},
                 "outputs": [],
