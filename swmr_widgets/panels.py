@@ -113,25 +113,6 @@ def _axis_title(axis: Axis | None, default: str) -> str:
     return axis.title if axis is not None and axis.title else default
 
 
-def _set_image(plot: ImageFigure, image: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    """Show a 2-D `image` whatever its shape, including 1 x N, N x 1 and empty ones.
-
-    bqplot's HeatMap squeezes its color array and refuses anything that is not
-    2-D afterwards, so a dimension of length 1 is drawn as a band two cells
-    wide around its coordinate, and an empty image as a blank (NaN) one.
-    """
-    image = np.asarray(image)
-    x = np.asarray(x, dtype=np.float64).reshape(-1)[: image.shape[1]]
-    y = np.asarray(y, dtype=np.float64).reshape(-1)[: image.shape[0]]
-    if image.size == 0:
-        image, x, y = np.full((2, 2), np.nan, dtype=np.float32), np.arange(2.0), np.arange(2.0)
-    if image.shape[0] == 1:
-        image, y = np.repeat(image, 2, axis=0), y[0] + np.array([-0.5, 0.5])
-    if image.shape[1] == 1:
-        image, x = np.repeat(image, 2, axis=1), x[0] + np.array([-0.5, 0.5])
-    plot.set_image(image, x, y)
-
-
 class SeriesPanel(Panel):
     """Values against their index, scan position or axis; several series overlaid.
 
@@ -297,8 +278,7 @@ class TracePanel(Panel):
         rows = self.follower.history.values
         flat = rows.reshape(len(rows), -1)
         image, (fy, fx) = decimate_image(flat)
-        _set_image(
-            self.waterfall,
+        self.waterfall.set_image(
             image,
             _coords(self._axis, np.arange(0, flat.shape[1], fx)),
             _coords(self._nav_axis, self.follower.history.indices[::fy]),
@@ -378,7 +358,7 @@ class ImagePanel(Panel):
         small, (fy, fx) = decimate_image(image.reshape(image.shape[-2:]))
         y = _coords(self._y_axis, np.arange(0, image.shape[-2], fy))[: small.shape[0]]
         x = _coords(self._x_axis, np.arange(0, image.shape[-1], fx))[: small.shape[1]]
-        _set_image(self.plot, small, x, y)
+        self.plot.set_image(small, x, y)
 
     @property
     def progress(self) -> tuple[int, int] | None:
@@ -442,8 +422,7 @@ class SlicePanel(Panel):
             small, (fy, fx) = np.empty((0, 0), dtype=np.float32), (1, 1)
         else:
             small, (fy, fx) = decimate_image(ds[index])
-        _set_image(
-            self.plot,
+        self.plot.set_image(
             small,
             np.arange(0, shape[-1], fx, dtype=np.float64)[: small.shape[1]],
             np.arange(0, shape[-2], fy, dtype=np.float64)[: small.shape[0]],

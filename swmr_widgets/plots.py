@@ -129,7 +129,21 @@ class ImageFigure:
         self.figure.layout.height = "380px"
 
     def set_image(self, image: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-        """Show `image` (rows along `y`, columns along `x`), already decimated."""
+        """Show `image` (rows along `y`, columns along `x`), already decimated.
+
+        Any 2-D shape is accepted: bqplot's HeatMap squeezes its colour array and
+        refuses what is not 2-D afterwards, so a dimension of length 1 is drawn as
+        a band two cells wide around its coordinate, and an empty image as blank.
+        """
+        image = np.asarray(image)
+        x = np.asarray(x, dtype=np.float64).reshape(-1)[: image.shape[1]]
+        y = np.asarray(y, dtype=np.float64).reshape(-1)[: image.shape[0]]
+        if image.size == 0:
+            image, x, y = np.full((2, 2), np.nan, dtype=np.float32), np.arange(2.0), np.arange(2.0)
+        if image.shape[0] == 1:
+            image, y = np.repeat(image, 2, axis=0), y[0] + np.array([-0.5, 0.5])
+        if image.shape[1] == 1:
+            image, x = np.repeat(image, 2, axis=1), x[0] + np.array([-0.5, 0.5])
         image = _fresh(image, np.float32)
         finite = image[np.isfinite(image)]
         with self.heatmap.hold_sync():
