@@ -21,6 +21,8 @@ measured), one float32 frame for images.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchmarks.common import Agent, Context, Row, WriterProcess, agent_call, column, stats
 from benchmarks.length import DATASET, lengths
 
@@ -41,18 +43,24 @@ def _ticks(agent: Agent, writer: WriterProcess, append: dict[str, int], n: int) 
     return samples
 
 
+def _measure_view(
+    writer: WriterProcess, path: Path, dataset: str, rows: int, warmup: int, ticks: int
+) -> tuple[list[dict], str]:
+    """Tick a view of `dataset` after each append of `rows`; return the samples and its status."""
+    agent = Agent("benchmarks.probes:view", path=str(path), selected=[dataset])
+    try:
+        _ticks(agent, writer, {dataset: rows}, warmup)
+        return _ticks(agent, writer, {dataset: rows}, ticks), agent.info()["status"]
+    finally:
+        agent.close()
+
+
 def _line_row(ctx: Context, n: int, ticks: int) -> Row:
     # short series get their own file: other benchmarks appended to the shared ones
     path = ctx.series_file(n, tag="" if n >= 10_000_000 else NAME)
     with WriterProcess(path, existing=True) as writer:
         writer.send("swmr")
-        agent = Agent("benchmarks.probes:view", path=str(path), selected=[DATASET])
-        try:
-            _ticks(agent, writer, {DATASET: 1000}, 3)  # warm-up
-            samples = _ticks(agent, writer, {DATASET: 1000}, ticks)
-            status = agent.info()["status"]
-        finally:
-            agent.close()
+        samples, status = _measure_view(writer, path, DATASET, 1000, 3, ticks)
     ours = stats(column(samples, "bytes"), KIB)
     length = int(stats(column(samples, "length"))["median"])
     raw = float(length * (8 + 4)) * KIB
@@ -91,13 +99,7 @@ def _image_row(ctx: Context, side: int, ticks: int) -> Row:
     with WriterProcess(path) as writer:
         writer.send(f"create {FRAMES} f4 {side}x{side} 1 2")
         writer.send("swmr")
-        agent = Agent("benchmarks.probes:view", path=str(path), selected=[FRAMES])
-        try:
-            _ticks(agent, writer, {FRAMES: 1}, 2)  # warm-up
-            samples = _ticks(agent, writer, {FRAMES: 1}, ticks)
-            status = agent.info()["status"]
-        finally:
-            agent.close()
+        samples, status = _measure_view(writer, path, FRAMES, 1, 2, ticks)
     path.unlink(missing_ok=True)
     ours = stats(column(samples, "bytes"), KIB)
     largest = stats(column(samples, "largest_buffer"), KIB)
