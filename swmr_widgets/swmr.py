@@ -236,7 +236,7 @@ def open_h5_file_for_reading(
         try:
             return _open_once(path, swmr, locking)
         except (FileNotFoundError, FileLockedError, NotHDF5Error) as exc:
-            retry = not isinstance(exc, NotHDF5Error) or _is_empty(path)
+            retry = not isinstance(exc, NotHDF5Error) or is_empty_file(path)
             remaining = deadline - time.monotonic()
             if not retry or remaining <= 0:
                 raise
@@ -250,7 +250,8 @@ def _backoff(first: float = 0.01, factor: float = 1.5, cap: float = 0.25) -> Ite
         delay = min(delay * factor, cap)
 
 
-def _is_empty(path: Path) -> bool:
+def is_empty_file(path: Path) -> bool:
+    """Whether `path` is an existing, empty file (one a writer is still creating)."""
     try:
         return path.stat().st_size == 0
     except OSError:
@@ -320,7 +321,7 @@ def _check_readable_hdf5(path: Path) -> None:
         raise NotHDF5Error(
             path,
             f"{name!r} is not an HDF5 file (no HDF5 signature found)"
-            + ("; it is empty, perhaps still being created" if _is_empty(path) else ""),
+            + ("; it is empty, perhaps still being created" if is_empty_file(path) else ""),
         )
 
 

@@ -32,6 +32,7 @@ from swmr_widgets.swmr import (
     FileLockedError,
     NotHDF5Error,
     collect_datasets,
+    is_empty_file,
     open_h5_file_for_reading,
     refresh_cached,
 )
@@ -287,7 +288,7 @@ class SwmrView(widgets.VBox):
             shared = _SharedFile.acquire(self._path)
         except (FileNotFoundError, NotHDF5Error) as exc:
             # an empty file is one being created: wait for it as for a missing one
-            being_created = isinstance(exc, FileNotFoundError) or _is_empty(self._path)
+            being_created = isinstance(exc, FileNotFoundError) or is_empty_file(self._path)
             if first and not (wait_missing and being_created):
                 raise
             if being_created:
@@ -659,13 +660,6 @@ class _SharedFile:
         self.forget()
         with contextlib.suppress(Exception):
             self.file.close()
-
-
-def _is_empty(path: Path) -> bool:
-    try:
-        return path.stat().st_size == 0
-    except OSError:
-        return False
 
 
 def _identity(file: h5py.File, path: Path) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
