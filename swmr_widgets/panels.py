@@ -67,6 +67,7 @@ class Panel:
         self.metas = list(metas)
         self.datasets = {m.path: ds for m, ds in zip(metas, datasets, strict=True)}
         self.figures: list[bq.Figure] = []
+        self._plots: list[LineFigure | ImageFigure] = []  # what reset_zoom resets
         self.widget = widgets.VBox(layout=widgets.Layout(width="100%"))
         self.widget.add_class("swmr-panel")
 
@@ -91,7 +92,7 @@ class Panel:
 
     def reset_zoom(self) -> None:
         """Give every figure back its automatic ranges."""
-        for plot in getattr(self, "_plots", ()):
+        for plot in self._plots:
             plot.reset_zoom()
 
 
@@ -239,7 +240,7 @@ class TracePanel(Panel):
         nav_axis = meta.nav_axes[0] if meta.nav_axes else None
         x_label = _axis_title(self._axis, "index")
         self.plot = LineFigure([meta.label or meta.name], x_label, meta.value_title, _title(meta))
-        self._plots: list = [self.plot]
+        self._plots = [self.plot]
         self.figures = [self.plot.figure]
         if waterfall:
             self.waterfall = ImageFigure(

@@ -327,3 +327,17 @@ def test_rows_per_second_ignores_the_first_read(writer, views):
     view.refresh()
     rate = float(view.status.split(" rows/s")[0].rsplit("· ", 1)[1].replace(",", ""))
     assert 0 < rate < 1_000
+
+
+def test_zoom_survives_refresh_and_reset_zoom_clears_it(writer, views):
+    writer.append(10)
+    view = views(writer.path, selected=[swmr_writer.TREND, swmr_writer.TRACE])
+    scales = [s for f in view.figures for s in (f.marks[0].scales["x"], f.marks[0].scales["y"])]
+    for scale in scales:
+        scale.min, scale.max = 1.0, 2.0  # what PanZoom does when the user zooms
+    writer.append(5)
+    view.refresh()
+    assert all((s.min, s.max) == (1.0, 2.0) for s in scales)
+    reset = next(w for w in view.children[0].children if "swmr-reset-zoom" in w._dom_classes)
+    reset.click()
+    assert all(s.min is None and s.max is None for s in scales)
