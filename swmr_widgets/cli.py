@@ -627,6 +627,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     view.add_argument("file", metavar="FILE", help="HDF5 file to watch")
     add_server_options(view)
+
+    from swmr_widgets import tail
+
+    tail.add_arguments(
+        sub.add_parser(
+            "tail",
+            help="print new rows of a live file in the terminal",
+            description="Follow FILE and print each new row of its 0-D datasets (like h5watch).",
+        )
+    )
     return parser
 
 
@@ -649,6 +659,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "tail":
+        from swmr_widgets import tail
+
+        return tail.run(args)
     return _run(args)
 
 

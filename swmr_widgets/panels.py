@@ -1,31 +1,29 @@
-"""What the view shows for each kind of dataset, and how it follows new data.
+"""What the view shows for each kind of dataset: renderers of the live engine's updates.
 
-A panel owns the followers of its datasets and the figures that draw them.
-:meth:`Panel.update` reads only what is new (see :mod:`swmr_widgets.follow`),
-decimates it (see :mod:`swmr_widgets.decimate`) and updates the marks. The
-view refreshes the datasets before calling it.
+A panel draws the updates of its feeds (see :mod:`swmr_widgets.live.feeds`)
+into bqplot figures. It never reads the file: it takes what the engine read,
+decimates it (see :mod:`swmr_widgets.decimate`) and updates the marks. A draw
+that fails is retried at the next render.
 
-==============================================  =====================================
-dataset                                         panel
-==============================================  =====================================
-0-D values per point (trend, 0-D scan)          :class:`SeriesPanel`, overlaid
-static 1-D array                                :class:`SeriesPanel` against its axis
-1-D trace per point (spectra)                   :class:`TracePanel`: latest + waterfall
-2-D image per point, static image, 2-D scan     :class:`ImagePanel`
-anything with more dimensions                   :class:`SlicePanel`: index sliders
-scalar                                          :class:`ValuePanel`
-strings, compound, opaque, ...                  :class:`DetailsPanel`
-==============================================  =====================================
+==================================  =====================================
+feed                                panel
+==================================  =====================================
+series (0-D per point, 1-D array)   :class:`SeriesPanel`; 0-D channels overlaid
+trace (1-D per point)               :class:`TracePanel`: latest + waterfall
+frame (2-D per point), scan map     :class:`ImagePanel`
+slice (more dimensions)             :class:`SlicePanel`: index sliders
+value (scalar)                      :class:`ValuePanel`
+details (not plottable)             :class:`DetailsPanel`
+==================================  =====================================
 """
 
 from __future__ import annotations
 
 import html
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import bqplot as bq
-import h5py
 import ipywidgets as widgets
 import numpy as np
 
@@ -36,10 +34,23 @@ from swmr_widgets.decimate import (
     decimate_trace,
     to_float,
 )
-from swmr_widgets.follow import DatasetFollower
-from swmr_widgets.metadata import Axis, DatasetMeta, read_attrs
+from swmr_widgets.live import (
+    AxisReader,
+    Details,
+    Feed,
+    Latest,
+    Rows,
+    ScanMap,
+    SeriesFeed,
+    Slice,
+    SliceFeed,
+    TraceFeed,
+    Update,
+    Value,
+)
+from swmr_widgets.live.feeds import first_column
+from swmr_widgets.metadata import DatasetMeta
 from swmr_widgets.plots import ImageFigure, LineFigure
-from swmr_widgets.swmr import is_swmr_read
 
 __all__ = [
     "DetailsPanel",
@@ -52,332 +63,238 @@ __all__ = [
     "make_panels",
 ]
 
-#: Rows read at most per poll while catching up with a long growing dataset.
-CATCH_UP_ROWS = 1_000_000
-#: Traces kept for the waterfall of a 1-D panel.
-WATERFALL_ROWS = 256
 #: Seconds between two redraws of a waterfall (the latest trace follows every tick).
 WATERFALL_INTERVAL = 1.0
 
 
 class Panel:
-    """Base class: a widget showing some datasets, updated from their followers."""
+    """Base class: a widget drawing the updates of some feeds.
 
-    def __init__(self, metas: Sequence[DatasetMeta], datasets: Sequence[h5py.Dataset]) -> None:
-        self.metas = list(metas)
-        self.datasets = {m.path: ds for m, ds in zip(metas, datasets, strict=True)}
+    Parameters
+    ----------
+    feeds : sequence of Feed
+        The feeds drawn, in order.
+    """
+
+    def __init__(self, feeds: Sequence[Feed]) -> None:
+        self.feeds = list(feeds)
         self.figures: list[bq.Figure] = []
         self._plots: list[LineFigure | ImageFigure] = []  # what reset_zoom resets
+        self._dirty = False  # something was taken in and not drawn yet
         self.widget = widgets.VBox(layout=widgets.Layout(width="100%"))
         self.widget.add_class("swmr-panel")
 
     @property
+    def metas(self) -> list[DatasetMeta]:
+        """Descriptions of the datasets shown."""
+        return [f.meta for f in self.feeds]
+
+    @property
     def paths(self) -> tuple[str, ...]:
         """Absolute paths of the datasets shown."""
-        return tuple(self.datasets)
-
-    def update(self) -> int:
-        """Read what is new and redraw; return the number of new rows."""
-        raise NotImplementedError
+        return tuple(f.path for f in self.feeds)
 
     @property
     def progress(self) -> tuple[int, int] | None:
-        """``(filled, total)`` of a pre-allocated scan array shown, else ``None``."""
-        return None
+        """``(points filled, total)`` of the first scan array shown, else ``None``."""
+        return next((p for p in (f.progress for f in self.feeds) if p), None)
 
     @property
     def catching_up(self) -> bool:
-        """Whether rows are still waiting to be read (a long dataset being loaded)."""
-        return False
+        """Whether rows written before the panel was shown are still being read."""
+        return any(f.catching_up for f in self.feeds)
+
+    def render(self, updates: Mapping[Feed, Update]) -> None:
+        """Take in this panel's updates and redraw; a failed draw is retried next time."""
+        for i, feed in enumerate(self.feeds):
+            update = updates.get(feed)
+            if update is not None:
+                self._take(i, update)
+                self._dirty = True
+        if self._dirty and self._due():
+            self._draw()
+            self._dirty = False  # only once drawn
+
+    def _take(self, i: int, update: Update) -> None:
+        """Keep what update `i` brings (no widget work)."""
+
+    def _due(self) -> bool:
+        return True
+
+    def _draw(self) -> None:
+        """Update the marks from what was taken in."""
 
     def reset_zoom(self) -> None:
         """Give every figure back its automatic ranges."""
         for plot in self._plots:
             plot.reset_zoom()
 
+    def close(self) -> None:
+        """Close the panel's widgets."""
+        self.widget.close()
+        for fig in self.figures:
+            fig.close()
+
 
 def _title(meta: DatasetMeta) -> str:
     return meta.label if meta.label and meta.label != meta.name else meta.path
 
 
-def _coords(axis: Axis | None, idx: np.ndarray) -> np.ndarray:
-    """Coordinates of positions `idx` along `axis` (or the positions themselves)."""
-    idx = np.asarray(idx)
-    if axis is None:
-        return idx.astype(np.float64)
-    if axis.values is not None and len(idx) and idx.max() < len(axis.values):
-        return np.asarray(axis.values, dtype=np.float64)[idx.astype(np.int64)]
-    return axis.offset + axis.scaling * idx.astype(np.float64)
-
-
-def _axis_title(axis: Axis | None, default: str) -> str:
-    return axis.title if axis is not None and axis.title else default
+def _coords(reader: AxisReader, n: int, step: int = 1) -> np.ndarray:
+    return reader.first(n)[::step]
 
 
 class SeriesPanel(Panel):
     """Values against their index, scan position or axis; several series overlaid.
 
-    Growing datasets are summarised incrementally (:class:`MinMaxSummary`), so
-    the whole acquisition is shown with its extremes at a cost per poll that
-    depends only on the new rows. Pre-allocated scan arrays and static arrays
-    are drawn where they are filled; unfilled (NaN) points are not drawn.
+    Growing series are summarised incrementally (:class:`MinMaxSummary`), so
+    the whole acquisition is shown with its extremes at a cost per render that
+    depends only on the new rows. Scan arrays and static arrays are drawn
+    where they are filled; unfilled (NaN) points are not drawn.
     """
 
-    def __init__(
-        self,
-        metas: Sequence[DatasetMeta],
-        datasets: Sequence[h5py.Dataset],
-        n_points: int = DEFAULT_TRACE_POINTS,
-    ) -> None:
-        super().__init__(metas, datasets)
+    def __init__(self, feeds: Sequence[SeriesFeed], n_points: int = DEFAULT_TRACE_POINTS) -> None:
+        super().__init__(feeds)
         self.n_points = n_points
+        metas = self.metas
         first = metas[0]
-        self._axis = _series_axis(first)
         units = {m.units for m in metas}
         y_label = first.value_title if len(metas) == 1 else (units.pop() if len(units) == 1 else "")
         self.plot = LineFigure(
             [m.label or m.name for m in metas],
-            x_label=_axis_title(self._axis, "index"),
+            x_label=feeds[0].axis.title or "index",
             y_label=y_label,
             title=_title(first) if len(metas) == 1 else "",
         )
         self._plots = [self.plot]
         self.figures = [self.plot.figure]
         self.widget.children = [self.plot.figure]
-        self.followers = [
-            DatasetFollower(ds, refresh=False, max_rows=CATCH_UP_ROWS, history=_series_history(ds))
-            for ds in datasets
-        ]
-        self.summaries = [
-            MinMaxSummary(n_points // 2) if f.mode == "append" else None for f in self.followers
-        ]
-        self._axis_ds = _growing_axis(self._axis, datasets[0])
+        self.summaries = [MinMaxSummary(n_points // 2) if m.growing else None for m in metas]
+        self._stale = [True] * len(feeds)
 
-    def update(self) -> int:
-        new = 0
-        for i, (follower, summary) in enumerate(zip(self.followers, self.summaries, strict=True)):
-            update = follower.poll()
-            if update.reset and summary is not None:
+    def _take(self, i: int, update: Update) -> None:
+        assert isinstance(update, Rows)
+        summary = self.summaries[i]
+        if summary is not None:
+            if update.reset:
                 summary.clear()
-            if not len(update) and not update.reset and self._drawn(i):
+            if len(update.values):
+                summary.extend(update.values, start=int(update.indices[0]))
+        self._stale[i] = True
+
+    def _draw(self) -> None:
+        for i, feed in enumerate(self.feeds):
+            if not self._stale[i]:
                 continue
-            new += len(update)
+            summary = self.summaries[i]
             if summary is not None:
-                summary.extend(update.rows.reshape(len(update)), start=update.start)
                 idx, y = summary.points()
             else:
-                hist = follower.history
-                y_all = to_float(hist.values.reshape(len(hist)), np.float64)
+                hist = feed.history
+                y_all = to_float(first_column(hist.values), np.float64)
                 keep = ~np.isnan(y_all)
                 idx, y = decimate_trace(y_all[keep], self.n_points, hist.indices[keep])
-            self.plot.set_line(i, *self._xy(idx, y))
-        return new
-
-    def _xy(self, idx: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self._axis_ds is None:
-            return _coords(self._axis, idx), y
-        # a growing axis (time stamps): read it at the drawn points only
-        if is_swmr_read(self._axis_ds):
-            self._axis_ds.refresh()
-        known = idx < self._axis_ds.shape[0]
-        idx, y = idx[known], y[known]
-        x = self._axis_ds[idx.astype(np.int64)] if len(idx) else np.empty(0)
-        return np.asarray(x, dtype=np.float64).reshape(-1), y
-
-    def _drawn(self, i: int) -> bool:
-        return self.plot.lines[i].x is not None and len(self.plot.lines[i].x) > 0
-
-    @property
-    def progress(self) -> tuple[int, int] | None:
-        for follower in self.followers:
-            filled, total = follower.progress
-            if total is not None and self.metas[0].prefilled:
-                return filled, total
-        return None
-
-    @property
-    def catching_up(self) -> bool:
-        return any(f.pending for f in self.followers)
-
-
-def _series_axis(meta: DatasetMeta) -> Axis | None:
-    if meta.nav_ndim >= 1 and meta.nav_axes:
-        return meta.nav_axes[0]
-    if meta.nav_ndim == 0 and meta.axes:
-        return meta.axes[0]
-    return None
-
-
-def _growing_axis(axis: Axis | None, ds: h5py.Dataset) -> h5py.Dataset | None:
-    """The axis dataset to read coordinates from, when its values were not loaded."""
-    if axis is None or axis.values is not None or not axis.path:
-        return None
-    try:
-        axis_ds = ds.file[axis.path]
-    except KeyError:
-        return None
-    return axis_ds if isinstance(axis_ds, h5py.Dataset) and axis_ds.ndim >= 1 else None
-
-
-def _series_history(ds: h5py.Dataset) -> int:
-    # growing series live in a MinMaxSummary; keep the last row only
-    return 1 if ds.maxshape[0] is None else max(int(ds.shape[0]), 1)
+            x, known = feed.axis.at(idx.astype(np.int64))
+            self.plot.set_line(i, x, y[known])
+            self._stale[i] = False
 
 
 class TracePanel(Panel):
     """The latest 1-D trace against its axis, and a waterfall of recent traces."""
 
     def __init__(
-        self,
-        meta: DatasetMeta,
-        dataset: h5py.Dataset,
-        n_points: int = DEFAULT_TRACE_POINTS,
-        waterfall: bool = True,
+        self, feed: TraceFeed, n_points: int = DEFAULT_TRACE_POINTS, waterfall: bool = True
     ) -> None:
-        super().__init__([meta], [dataset])
+        super().__init__([feed])
+        meta = feed.meta
         self.n_points = n_points
-        self._axis = meta.axes[-1] if meta.axes else None
-        nav_axis = meta.nav_axes[0] if meta.nav_axes else None
-        x_label = _axis_title(self._axis, "index")
+        x_label = feed.x_axis.title or "index"
         self.plot = LineFigure([meta.label or meta.name], x_label, meta.value_title, _title(meta))
         self._plots = [self.plot]
         self.figures = [self.plot.figure]
+        self.waterfall: ImageFigure | None = None
         if waterfall:
-            self.waterfall = ImageFigure(
-                x_label, _axis_title(nav_axis, "index"), meta.value_title, "history"
-            )
+            nav_label = feed.nav_axis.title or ("index" if meta.nav_ndim <= 1 else "scan point")
+            self.waterfall = ImageFigure(x_label, nav_label, meta.value_title, "history")
             self._plots.append(self.waterfall)
             self.figures.append(self.waterfall.figure)
-        else:
-            self.waterfall = None
         self.widget.children = self.figures
-        self.follower = DatasetFollower(
-            dataset, refresh=False, start=None, history=WATERFALL_ROWS, mode=_mode(meta)
-        )
-        self._nav_axis = nav_axis
-        self._stale = False
+        self._latest: np.ndarray | None = None
+        self._line_due = False
         self._waterfall_due = False
         self._waterfall_next = 0.0
 
-    def update(self) -> int:
-        update = self.follower.poll()
-        if len(update) or self._stale:
-            self._stale = True  # until drawn: a failed draw is retried at the next update
-            if not len(self.follower.history):
-                return len(update)
-            latest = self.follower.history.values[-1].reshape(-1)
-            x = _coords(self._axis, np.arange(latest.size))
-            self.plot.set_line(0, *decimate_trace(latest, self.n_points, x))
-            self._waterfall_due = self.waterfall is not None
-            self._stale = False
+    def _take(self, i: int, update: Update) -> None:
+        assert isinstance(update, Latest)
+        self._latest = update.values
+        self._line_due = True
+        self._waterfall_due = self.waterfall is not None
+
+    def render(self, updates: Mapping[Feed, Update]) -> None:
+        super().render(updates)
+        # the waterfall is redrawn at most every WATERFALL_INTERVAL seconds
         if self._waterfall_due and time.monotonic() >= self._waterfall_next:
             self._draw_waterfall()
-        return len(update)
+
+    def _draw(self) -> None:
+        if self._latest is None or not self._line_due:
+            return
+        feed = self.feeds[0]
+        x = _coords(feed.x_axis, self._latest.size)
+        self.plot.set_line(0, *decimate_trace(self._latest, self.n_points, x))
+        self._line_due = False
 
     def _draw_waterfall(self) -> None:
-        """Redraw the history image (at most every WATERFALL_INTERVAL seconds)."""
-        rows = self.follower.history.values
-        flat = rows.reshape(len(rows), -1)
+        feed = self.feeds[0]
+        hist = feed.history
+        if not len(hist) or self.waterfall is None:
+            return
+        flat = hist.values.reshape(len(hist), -1)
         image, (fy, fx) = decimate_image(flat)
-        self.waterfall.set_image(
-            image,
-            _coords(self._axis, np.arange(0, flat.shape[1], fx)),
-            _coords(self._nav_axis, self.follower.history.indices[::fy]),
-        )
+        y, known = feed.nav_axis.at(hist.indices[::fy])
+        self.waterfall.set_image(image[known], _coords(feed.x_axis, flat.shape[1], fx), y)
         self._waterfall_due = False
         self._waterfall_next = time.monotonic() + WATERFALL_INTERVAL
 
-    @property
-    def progress(self) -> tuple[int, int] | None:
-        filled, total = self.follower.progress
-        return (filled, total) if total is not None and self.metas[0].prefilled else None
-
-
-def _mode(meta: DatasetMeta) -> str:
-    return "append" if meta.growing else "fill"
-
 
 class ImagePanel(Panel):
-    """An image: the latest frame of a growing stack, a static image, or a 2-D scan map."""
+    """An image: the latest frame, a static image, or a 2-D scan map that fills in."""
 
-    def __init__(self, meta: DatasetMeta, dataset: h5py.Dataset) -> None:
-        super().__init__([meta], [dataset])
-        # image axes: the signal's two axes, or the two scan axes of a 2-D map
-        axes = meta.axes[-2:] if meta.signal_ndim == 2 else meta.nav_axes[:2]
-        self._y_axis, self._x_axis = (*axes, None, None)[:2]
+    def __init__(self, feed: Feed) -> None:
+        super().__init__([feed])
+        meta = feed.meta
         self.plot = ImageFigure(
-            _axis_title(self._x_axis, "x"),
-            _axis_title(self._y_axis, "y"),
-            meta.value_title,
-            _title(meta),
+            feed.x_axis.title or "x", feed.y_axis.title or "y", meta.value_title, _title(meta)
         )
         self._plots = [self.plot]
         self.figures = [self.plot.figure]
         self.widget.children = self.figures
-        self._map = meta.signal_ndim == 0  # 2-D scan of single values: fill the map in place
-        self._static = meta.nav_ndim == 0 and not meta.growing
-        self._shown_shape: tuple[int, ...] | None = None
-        self._stale = False  # a draw failed: redraw at the next update
-        self.follower = (
-            None
-            if self._static
-            else DatasetFollower(
-                dataset,
-                refresh=False,
-                start=0 if self._map else None,
-                history=max(int(dataset.shape[0]), 1) if self._map else 1,
-                mode=_mode(meta),
-            )
-        )
+        self._image: np.ndarray | None = None
 
-    def update(self) -> int:
-        ds = self.datasets[self.metas[0].path]
-        if self.follower is None:
-            if ds.shape == self._shown_shape:
-                return 0
-            self._draw(ds[()])
-            self._shown_shape = ds.shape  # only once drawn: a failed draw is retried
-            return 1
-        update = self.follower.poll()
-        if not len(update) and not update.reset and not self._stale:
-            return 0
-        self._stale = True
-        if not len(self.follower.history) and not self._map:
-            return len(update)
-        if self._map:
-            image = np.full(ds.shape, np.nan, dtype=np.float32)
-            hist = self.follower.history
-            image[hist.indices] = to_float(hist.values)
-        else:
-            image = self.follower.history.values[-1]
-        self._draw(image)
-        self._stale = False
-        return len(update)
+    def _take(self, i: int, update: Update) -> None:
+        assert isinstance(update, Latest | ScanMap)
+        self._image = update.values
 
-    def _draw(self, image: np.ndarray) -> None:
-        image = np.asarray(image)
+    def _draw(self) -> None:
+        if self._image is None:
+            return
+        feed, image = self.feeds[0], np.asarray(self._image)
         small, (fy, fx) = decimate_image(image.reshape(image.shape[-2:]))
-        y = _coords(self._y_axis, np.arange(0, image.shape[-2], fy))[: small.shape[0]]
-        x = _coords(self._x_axis, np.arange(0, image.shape[-1], fx))[: small.shape[1]]
+        y = _coords(feed.y_axis, image.shape[-2], fy)[: small.shape[0]]
+        x = _coords(feed.x_axis, image.shape[-1], fx)[: small.shape[1]]
         self.plot.set_image(small, x, y)
-
-    @property
-    def progress(self) -> tuple[int, int] | None:
-        if self.follower is None or not self.metas[0].prefilled:
-            return None
-        filled, total = self.follower.progress
-        return filled, total or 0
 
 
 class SlicePanel(Panel):
     """A 2-D slice of an N-D dataset, chosen with one slider per other dimension.
 
-    The slider of a growing axis follows the newest index while it sits at the end.
+    Moving a slider sets the feed's index and asks for a tick; the engine reads
+    the slice there, so its errors reach the status line like any other.
     """
 
-    def __init__(self, meta: DatasetMeta, dataset: h5py.Dataset) -> None:
-        super().__init__([meta], [dataset])
-        shape = dataset.shape
+    def __init__(self, feed: SliceFeed, request_tick: Callable[[], None]) -> None:
+        super().__init__([feed])
+        meta, shape = feed.meta, feed.shape
         self.plot = ImageFigure(
             f"dim {len(shape) - 1}", f"dim {len(shape) - 2}", meta.value_title, _title(meta)
         )
@@ -385,7 +302,7 @@ class SlicePanel(Panel):
         self.figures = [self.plot.figure]
         self.sliders = [
             widgets.IntSlider(
-                value=max(n - 1, 0) if d == 0 and meta.growing else 0,
+                value=feed.index[d],
                 min=0,
                 max=max(n - 1, 0),
                 description=f"dim {d}",
@@ -393,140 +310,130 @@ class SlicePanel(Panel):
             )
             for d, n in enumerate(shape[:-2])
         ]
+        self._request_tick = request_tick
+        self._syncing = False
         for slider in self.sliders:
-            slider.observe(lambda _change: self._redraw(), names="value")
+            slider.observe(self._on_slider, names="value")
         self.widget.children = [*self.sliders, self.plot.figure]
-        self._key: tuple | None = None
+        self._slice: Slice | None = None
 
-    def update(self) -> int:
-        ds = self.datasets[self.metas[0].path]
-        shape = ds.shape
-        grown = 0
-        for d, slider in enumerate(self.sliders):
-            at_end = slider.value == slider.max
-            new_max = max(shape[d] - 1, 0)
-            if new_max != slider.max:
-                grown = max(grown, new_max - slider.max)
-                slider.max = new_max
-                if at_end and d == 0:
-                    slider.value = new_max
-        key = (shape, tuple(s.value for s in self.sliders))
-        if key != self._key:
-            self._redraw()
-        return grown
+    def _on_slider(self, _change: dict) -> None:
+        if self._syncing:
+            return
+        self.feeds[0].index = tuple(s.value for s in self.sliders)
+        self._request_tick()
 
-    def _redraw(self) -> None:
-        ds = self.datasets[self.metas[0].path]
-        index = tuple(s.value for s in self.sliders)
-        shape = ds.shape
-        if 0 in shape:
+    def _take(self, i: int, update: Update) -> None:
+        assert isinstance(update, Slice)
+        self._slice = update
+
+    def _draw(self) -> None:
+        update = self._slice
+        if update is None:
+            return
+        self._syncing = True
+        try:
+            for d, slider in enumerate(self.sliders):
+                with slider.hold_trait_notifications():
+                    slider.max = max(update.shape[d] - 1, 0)
+                    slider.value = update.index[d]
+        finally:
+            self._syncing = False
+        values = np.asarray(update.values)
+        if values.size == 0 or values.ndim != 2:
             small, (fy, fx) = np.empty((0, 0), dtype=np.float32), (1, 1)
         else:
-            small, (fy, fx) = decimate_image(ds[index])
+            small, (fy, fx) = decimate_image(values)
+        shape = update.shape
         self.plot.set_image(
             small,
             np.arange(0, shape[-1], fx, dtype=np.float64)[: small.shape[1]],
             np.arange(0, shape[-2], fy, dtype=np.float64)[: small.shape[0]],
         )
-        self._key = (shape, index)  # only once drawn: a failed draw is retried
 
 
 class ValuePanel(Panel):
     """The value of a scalar dataset, as text."""
 
-    def __init__(self, meta: DatasetMeta, dataset: h5py.Dataset) -> None:
-        super().__init__([meta], [dataset])
+    def __init__(self, feed: Feed) -> None:
+        super().__init__([feed])
         self.html = widgets.HTML()
         self.widget.children = [self.html]
-        self._shown: str | None = None
+        self._value: Value | None = None
 
-    def update(self) -> int:
-        meta = self.metas[0]
-        value = self.datasets[meta.path][()]
-        text = f"<b>{html.escape(meta.label or meta.name)}</b>: {html.escape(str(value))}"
+    def _take(self, i: int, update: Update) -> None:
+        assert isinstance(update, Value)
+        self._value = update
+
+    def _draw(self) -> None:
+        if self._value is None:
+            return
+        meta = self.feeds[0].meta
+        text = (
+            f"<b>{html.escape(meta.label or meta.name)}</b>: {html.escape(str(self._value.value))}"
+        )
         if meta.units:
             text += f" {html.escape(meta.units)}"
-        if text == self._shown:
-            return 0
-        self._shown = self.html.value = text
-        return 1
+        self.html.value = text
 
 
 class DetailsPanel(Panel):
     """Shape, dtype, attributes and a preview of a dataset that cannot be plotted."""
 
-    PREVIEW_ITEMS = 20
     MAX_TEXT = 300
 
-    def __init__(self, meta: DatasetMeta, dataset: h5py.Dataset) -> None:
-        super().__init__([meta], [dataset])
+    def __init__(self, feed: Feed) -> None:
+        super().__init__([feed])
         self.html = widgets.HTML()
         self.html.add_class("swmr-details")
         self.widget.children = [self.html]
-        self._shape: tuple[int, ...] | None = None
-        self._shown = False  # (a null dataspace has shape None, too)
+        self._rows: tuple[tuple[str, str], ...] = ()
 
-    def update(self) -> int:
-        meta = self.metas[0]
-        ds = self.datasets[meta.path]
-        if self._shown and ds.shape == self._shape:
-            return 0
-        rows = [
-            ("path", meta.path),
-            ("shape", str(ds.shape)),
-            ("dtype", meta.dtype),
-            ("not plotted", meta.reason),
-        ]
-        rows += [(f"@{k}", v) for k, v in read_attrs(ds).items()]
-        rows.append(("preview", _preview(ds, self.PREVIEW_ITEMS)))
+    def _take(self, i: int, update: Update) -> None:
+        assert isinstance(update, Details)
+        self._rows = update.rows
+
+    def _draw(self) -> None:
         cells = "".join(
-            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
             f"<td><code>{html.escape(_short(v, self.MAX_TEXT))}</code></td></tr>"
-            for k, v in rows
-            if v not in ("", None)
+            for k, v in self._rows
         )
         self.html.value = f"<table>{cells}</table>"
-        self._shape, self._shown = ds.shape, True
-        return 0
 
 
-def _short(value: object, limit: int) -> str:
-    text = str(value)
+def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _preview(ds: h5py.Dataset, n: int) -> str:
-    try:
-        if ds.shape == ():
-            return repr(ds[()])
-        if ds.size == 0:
-            return "(empty)"
-        return repr(ds[: min(n, ds.shape[0])].tolist() if ds.ndim else ds[()])
-    except (OSError, TypeError, ValueError) as exc:  # unreadable types (opaque, references, ...)
-        return f"cannot be read: {exc}"
+def make_panels(feeds: Sequence[Feed], request_tick: Callable[[], None]) -> list[Panel]:
+    """Build the panels that draw `feeds`, overlaying 0-D channels in one figure.
 
-
-def make_panels(metas: Sequence[DatasetMeta], datasets: Sequence[h5py.Dataset]) -> list[Panel]:
-    """Build the panels that show `datasets`, overlaying 0-D series in one figure."""
-    series: list[tuple[DatasetMeta, h5py.Dataset]] = []
+    Parameters
+    ----------
+    feeds : sequence of Feed
+        The feeds of the datasets shown.
+    request_tick : callable
+        Called when a panel's control (a slider) needs the engine to read again.
+    """
+    channels: list[SeriesFeed] = []
     panels: list[Panel] = []
-    for meta, ds in zip(metas, datasets, strict=True):
-        if not meta.plottable:
-            panels.append(DetailsPanel(meta, ds))
-        elif ds.ndim == 0:
-            panels.append(ValuePanel(meta, ds))
-        elif meta.signal_ndim == 0 and meta.nav_ndim == 1:
-            series.append((meta, ds))
-        elif meta.signal_ndim == 1 and meta.nav_ndim == 0:
-            panels.append(SeriesPanel([meta], [ds]))
-        elif meta.signal_ndim == 1 and meta.nav_ndim == 1:
-            panels.append(TracePanel(meta, ds))
-        elif (meta.signal_ndim == 2 and meta.nav_ndim <= 1) or (
-            meta.signal_ndim == 0 and meta.nav_ndim == 2
-        ):
-            panels.append(ImagePanel(meta, ds))
+    for feed in feeds:
+        kind = feed.kind
+        if kind == "series" and feed.meta.nav_ndim == 1:
+            channels.append(feed)
+        elif kind == "series":
+            panels.append(SeriesPanel([feed]))
+        elif kind == "trace":
+            panels.append(TracePanel(feed))
+        elif kind in ("frame", "map"):
+            panels.append(ImagePanel(feed))
+        elif kind == "slice":
+            panels.append(SlicePanel(feed, request_tick))
+        elif kind == "value":
+            panels.append(ValuePanel(feed))
         else:
-            panels.append(SlicePanel(meta, ds))
-    if series:
-        panels.insert(0, SeriesPanel([m for m, _ in series], [d for _, d in series]))
+            panels.append(DetailsPanel(feed))
+    if channels:
+        panels.insert(0, SeriesPanel(channels))
     return panels

@@ -137,7 +137,7 @@ def test_zoo_in_a_live_file_never_stops_the_loop(stream_factory, views, tmp_path
         await tick_a_few(5)
         view.selected = (sw.VALUE,)
         await tick_a_few(3)
-        alive = view._task is not None and not view._task.done()
+        alive = view._ticker._task is not None and not view._ticker._task.done()
         view.stop()
         return alive
 
@@ -200,7 +200,7 @@ def test_numeric_datasets_never_leave_an_error(views, dtype, shape, growing, chu
         view.refresh()
         assert "error" not in first, first
         assert "error" not in view.status, view.status
-        meta = describe_dataset(view._cache["/d"])
+        meta = view.live.meta("/d")
         assert meta.plottable
         if len(shape) == 1:  # a series: every finite value on the line, as float32
             y_all = data.astype(np.float32)
@@ -429,7 +429,7 @@ def test_hostile_attributes_in_a_file_are_shown_safely(tmp_path, views):
     assert not marker.exists()
     assert "error" not in view.status, view.status
     assert elapsed < 3
-    meta = view._metas["/RawData/Detector000/Data1D/CH00/Data00"]
+    meta = view.live.meta("/RawData/Detector000/Data1D/CH00/Data00")
     assert meta.label == script  # shown as text, never run
     assert len(meta.units) == 200
     view.selected = ("/RawData/Detector000/Data1D/CH00/names",)

@@ -70,8 +70,8 @@ class LoopWatch:
         for seen, refreshed, view in zip(self.statuses, self.refreshes, self.views, strict=True):
             if not seen or seen[-1] != view.status:
                 seen.append(view.status)
-            if view._last_refresh is not None:
-                refreshed.add(view._last_refresh)
+            if view.live.health.refreshed is not None:
+                refreshed.add(view.live.health.refreshed)
 
     async def run_for(self, seconds: float, step: float = 0.02) -> None:
         """Let the loop run for `seconds`, sampling the statuses."""
@@ -93,7 +93,7 @@ class LoopWatch:
         return time.monotonic()
 
     def alive(self) -> bool:
-        return all(v._task is not None and not v._task.done() for v in self.views)
+        return all(v._ticker._task is not None and not v._ticker._task.done() for v in self.views)
 
 
 def line_xy(view: SwmrView, fig: int = 0, line: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -738,7 +738,7 @@ def test_two_views_and_a_reader_process_share_one_live_file(stream_factory, view
         one.close()
         n = line_xy(two)[0][-1]
         await watch.until(lambda: line_xy(two)[0][-1] > n + 100, timeout=5)
-        seen["alive"] = not two._task.done()
+        seen["alive"] = not two._ticker._task.done()
         two.stop()
 
     try:
@@ -816,7 +816,7 @@ def test_view_left_by_a_rerun_cell_does_not_break_the_new_one(stream_factory, vi
     assert asyncio.run(main())
     assert watch.loop_errors == []
     assert no_error(watch.statuses[0]), watch.statuses[0]
-    assert new._cache[sw.FRAMES] is old._cache[sw.FRAMES]  # one handle per dataset
+    assert new.live._dataset(sw.FRAMES) is old.live._dataset(sw.FRAMES)  # one handle per dataset
     totals = w.finish()
     new.refresh()
     old.refresh()

@@ -61,14 +61,14 @@ def run_soak(stream_factory, views, duration: float, warmup: float) -> dict:
     )
     view = views(w.path, selected=[sw.VALUE, sw.COUNTER, sw.FRAMES], interval=INTERVAL)
     tick_times: list[float] = []
-    tick = view._tick
+    tick = view._ticker._tick
 
     def timed_tick() -> None:
         t = time.perf_counter()
         tick()
         tick_times.append(time.perf_counter() - t)
 
-    view._tick = timed_tick  # the loop calls self._tick()
+    view._ticker._tick = timed_tick  # what the periodic task calls
     proc = psutil.Process()
     figures: dict = {"loop_errors": [], "error_statuses": set()}
 
@@ -86,7 +86,7 @@ def run_soak(stream_factory, views, duration: float, warmup: float) -> dict:
             if not rss or now - rss[-1][0] >= 1.0:
                 rss.append((now, proc.memory_info().rss))
             await asyncio.sleep(INTERVAL)
-        figures["alive"] = view._task is not None and not view._task.done()
+        figures["alive"] = view._ticker._task is not None and not view._ticker._task.done()
         totals = figures["totals"] = await asyncio.to_thread(w.finish)
         reader.stdin.write(f"stop {totals['rows']} {totals['frames']}\n")
         reader.stdin.flush()

@@ -97,7 +97,7 @@ def test_loop_updates_marks_without_refresh_calls(writer, views, values):
         await asyncio.to_thread(thread.join, 10)
         await asyncio.sleep(0.3)
         seen = len(view.figures[0].marks[0].y)
-        task = view._task
+        task = view._ticker._task
         view.stop()
         await asyncio.sleep(0.05)
         return seen, task.cancelled() or task.done()
@@ -119,8 +119,8 @@ def test_close_cancels_task_and_closes_owned_file(writer, views):
     async def main() -> asyncio.Task:
         view.start()
         await asyncio.sleep(0.1)
-        task = view._task
-        file = view._file
+        task = view._ticker._task
+        file = view.live.file
         view.close()
         await asyncio.sleep(0.05)
         assert not file.id.valid
@@ -140,7 +140,7 @@ def test_error_in_tick_is_shown_and_loop_survives(writer, views):
         await asyncio.sleep(0.2)
         f.close()  # every dataset of the view vanishes
         await asyncio.sleep(0.3)
-        alive = view._task is not None and not view._task.done()
+        alive = view._ticker._task is not None and not view._ticker._task.done()
         status = view.status
         view.stop()
         return alive, status
@@ -157,9 +157,9 @@ def test_start_twice_keeps_one_task(writer, views):
 
     async def main() -> None:
         view.start()
-        first = view._task
+        first = view._ticker._task
         view.start()
-        assert view._task is first
+        assert view._ticker._task is first
         view.stop()
 
     asyncio.run(main())
@@ -258,16 +258,16 @@ def test_waits_for_writer_without_swmr(writer_factory, views):
 
 def test_rerunning_a_cell_leaves_one_loop(writer, views, monkeypatch):
     """A second view made by the same notebook cell stops the first one's loop."""
-    import swmr_widgets.view as view_module
+    import swmr_widgets.cells as view_module
 
-    monkeypatch.setattr(view_module, "_cell_id", lambda: "cell-1")
+    monkeypatch.setattr(view_module, "cell_id", lambda: "cell-1")
 
     async def main() -> tuple[bool, bool, bool]:
         first = views(writer.path, autostart=True)
         assert first.running
         second = views(writer.path, autostart=True)
         await asyncio.sleep(0.05)
-        monkeypatch.setattr(view_module, "_cell_id", lambda: "cell-2")
+        monkeypatch.setattr(view_module, "cell_id", lambda: "cell-2")
         other_cell = views(writer.path, autostart=True)
         await asyncio.sleep(0.05)
         states = first.running, second.running, other_cell.running
@@ -341,3 +341,129 @@ def test_zoom_survives_refresh_and_reset_zoom_clears_it(writer, views):
     reset = next(w for w in view.children[0].children if "swmr-reset-zoom" in w._dom_classes)
     reset.click()
     assert all(s.min is None and s.max is None for s in scales)
+
+
+def _count_panels(monkeypatch) -> list[str]:
+    """Record the class of every panel built."""
+    import swmr_widgets.panels as panels
+
+    built: list[str] = []
+    original = panels.Panel.__init__
+
+    def init(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(panels.Panel, "__init__", init)
+    return built
+
+
+def test_building_a_view_builds_each_panel_once_in_one_tick(writer, views, monkeypatch):
+    writer.append(5)
+    built = _count_panels(monkeypatch)
+    view = views(writer.path, selected=[swmr_writer.TREND, swmr_writer.TRACE])
+    assert sorted(built) == ["SeriesPanel", "TracePanel"]
+    assert view.ticks == 1
+    assert len(view.figures[0].marks[0].y) == 5
+
+
+def test_a_waiting_view_attaches_building_panels_once_with_a_sane_rate(
+    tmp_path, writer_factory, views, monkeypatch
+):
+    built = _count_panels(monkeypatch)
+    view = views(tmp_path / "late.h5", wait=True, selected=[swmr_writer.TREND], interval=0.1)
+    assert "waiting for late.h5" in view.status and not built
+    w = writer_factory("late.h5")
+    w.append(500)
+    end = time.monotonic() + 30
+    while not view.panels and time.monotonic() < end:
+        view.refresh()
+        time.sleep(0.02)
+    assert built == ["SeriesPanel"]
+    assert view.selected == (swmr_writer.TREND,)
+    assert len(line_xy(view)[1]) == 500
+    assert " 0 rows/s" in view.status  # the rows found at attaching are no rate
+    w.append(10)
+    view.refresh()
+    rate = float(view.status.split(" rows/s")[0].rsplit("· ", 1)[1].replace(",", ""))
+    assert 0 < rate <= 50  # 10 rows over at least 0.2 s, never "1,000,000 rows/s"
+
+
+def test_a_tick_never_runs_inside_a_tick(writer, views):
+    writer.append(3)
+    view = views(writer.path, selected=[swmr_writer.TREND])
+    depth, seen = [0], []
+    poll = view.live.poll
+
+    def nested_poll():
+        depth[0] += 1
+        seen.append(depth[0])
+        try:
+            view.refresh()  # as a callback fired inside the tick would
+            view.selected = (swmr_writer.TRACE,)  # taken into account by this very tick
+            return poll()
+        finally:
+            depth[0] -= 1
+
+    view.live.poll = nested_poll
+    ticks = view.ticks
+    view.refresh()
+    assert max(seen) == 1
+    assert view.ticks == ticks + 1
+    assert [p.paths for p in view.panels] == [(swmr_writer.TRACE,)]
+    assert isinstance(view.panels[0], TracePanel)
+    assert "error" not in view.status, view.status
+
+
+def test_slider_asks_the_engine_for_the_slice(tmp_path, views):
+    path = tmp_path / "cube.h5"
+    with h5py.File(path, "w") as f:
+        f["cube"] = np.arange(3 * 4 * 5 * 6, dtype="f8").reshape(3, 4, 5, 6)
+    view = views(path, selected=["/cube"])
+    panel = view.panels[0]
+    ticks = view.ticks
+    panel.sliders[0].value = 2
+    panel.sliders[1].value = 3
+    assert view.ticks == ticks + 2  # each change is read by one tick
+    with h5py.File(path, "r") as f:
+        truth = f["cube"][2, 3]
+    np.testing.assert_array_equal(view.figures[0].marks[0].color, truth)
+    assert panel.feeds[0].index == (2, 3)
+
+
+def test_scan_on_2d_navigation_follows_the_latest_point(tmp_path, views):
+    """A PyMoDAQ 2-D scan (5 x 4) with a 1-D detector: the latest spectrum and points."""
+    import scan_writer as sw
+
+    w = sw.ScanWriter(tmp_path / "scan2d.h5")
+    try:
+        view = views(w.path, selected=[sw.SCAN1D, sw.SCAN0D])
+        for k, filled in ((1, 1), (5, 6), (3, 9)):
+            assert w.fill(k) == filled
+            view.refresh()
+            assert [type(p) for p in view.panels] == [TracePanel, ImagePanel]
+            np.testing.assert_array_equal(line_xy(view, 0)[1], sw.trace(filled - 1))
+            assert f"scan {filled}/20" in view.status
+            color = np.asarray(view.figures[-1].marks[0].color)
+            assert np.isfinite(color).sum() == filled
+    finally:
+        w.stop()
+
+
+def test_a_dataset_with_several_hard_links_is_shown_under_each_path(tmp_path, views):
+    path = tmp_path / "links.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        d = f.create_dataset("/entry/data/counts", data=np.arange(6.0))
+        d.attrs["units"] = "counts"
+        f["/entry/instrument/detector/counts"] = d  # NeXus practice: one object, two paths
+    view = views(path, selected=["/entry/instrument/detector/counts"])
+    assert "/entry/data/counts" in view.paths
+    assert view.selected == ("/entry/instrument/detector/counts",)
+    np.testing.assert_array_equal(line_xy(view)[1], np.arange(6.0))
+    view.selected = ("/entry/data/counts", "/entry/instrument/detector/counts")
+    assert len(view.figures) == 2
+    for fig in view.figures:
+        np.testing.assert_array_equal(fig.marks[0].y, np.arange(6.0))
+    feeds = [p.feeds[0] for p in view.panels]
+    assert feeds[0].dataset is feeds[1].dataset  # one HDF5 handle for both paths
+    assert "error" not in view.status, view.status
