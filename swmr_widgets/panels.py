@@ -29,6 +29,7 @@ import h5py
 import ipywidgets as widgets
 import numpy as np
 
+from swmr_widgets.attrs import read_attrs
 from swmr_widgets.decimate import (
     DEFAULT_TRACE_POINTS,
     MinMaxSummary,
@@ -37,7 +38,7 @@ from swmr_widgets.decimate import (
     to_float,
 )
 from swmr_widgets.follow import DatasetFollower
-from swmr_widgets.metadata import Axis, DatasetMeta, read_attrs
+from swmr_widgets.metadata import Axis, DatasetMeta
 from swmr_widgets.plots import ImageFigure, LineFigure
 from swmr_widgets.swmr import is_swmr_read
 

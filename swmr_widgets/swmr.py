@@ -26,7 +26,7 @@ from typing import Literal
 
 import h5py
 
-from swmr_widgets.metadata import decode_attr
+from swmr_widgets.attrs import decode_attr
 
 __all__ = [
     "FileLockedError",

@@ -26,7 +26,8 @@ import h5py
 import ipywidgets as widgets
 import traitlets
 
-from swmr_widgets.metadata import DatasetMeta, describe_dataset, tree_nodes
+from swmr_widgets.metadata import DatasetMeta, describe_dataset
+from swmr_widgets.nodes import tree_nodes
 from swmr_widgets.panels import Panel, make_panels
 from swmr_widgets.swmr import (
     FileLockedError,

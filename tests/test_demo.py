@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from swmr_widgets import demo
+from swmr_widgets.attrs import decode_attr, read_attrs
 from swmr_widgets.demo import DemoWriter, start_demo, trend_value
-from swmr_widgets.metadata import decode_attr, describe_dataset, read_attrs
+from swmr_widgets.metadata import describe_dataset
 
 pytestmark = pytest.mark.timeout(60)
 
