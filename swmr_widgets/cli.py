@@ -41,7 +41,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from swmr_widgets.demo import positive_float
+from swmr_widgets import processes
+from swmr_widgets.demo import DemoConfig, DemoWriter, positive_float
 
 __all__ = [
     "find_free_port",
@@ -380,18 +381,13 @@ def lab_command(
 
 
 def _start_server(cmd: list[str], *, quiet: bool) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` in its own session, output to stderr (or nowhere)."""
+    """Start ``cmd`` in its own session, output to stderr (or nowhere).
+
+    Own session: a terminal Ctrl-C reaches only this command, which then stops
+    the server cleanly instead of Jupyter's "shut down? (y/n)".
+    """
     out: int = subprocess.DEVNULL if quiet else sys.stderr.fileno()
-    return subprocess.Popen(
-        cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=out,
-        env=_server_env(),
-        # Own session: a terminal Ctrl-C reaches only this command, which then
-        # stops the server cleanly instead of Jupyter's "shut down? (y/n)".
-        start_new_session=(os.name == "posix"),
-    )
+    return processes.spawn(cmd, stdout=out, stderr=out, env=_server_env())
 
 
 def _wait_until_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
@@ -407,19 +403,8 @@ def _wait_until_listening(proc: subprocess.Popen[bytes], port: int, timeout: flo
     raise RuntimeError(f"the server did not listen on {HOST}:{port} within {timeout:g} s")
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    """Send ``sig`` to the process group led by ``proc`` (or to ``proc`` alone)."""
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, sig)
-        else:
-            proc.send_signal(sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def stop_server(proc: subprocess.Popen[bytes], timeout: float = SERVER_STOP_TIMEOUT) -> int | None:
-    """Stop a server started by this module: SIGTERM, wait, then SIGKILL.
+    """Stop a server started by this module, and what is left of its process group.
 
     Parameters
     ----------
@@ -432,19 +417,12 @@ def stop_server(proc: subprocess.Popen[bytes], timeout: float = SERVER_STOP_TIME
     -------
     int or None
         The exit code, or None if it could not be collected.
+
+    See Also
+    --------
+    swmr_widgets.processes.stop
     """
-    if proc.poll() is None:
-        _signal_group(proc, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-    # Jupyter shuts its kernels down on SIGTERM; kill any leftover of the group.
-    if os.name == "posix":
-        _signal_group(proc, signal.SIGKILL)
-    return proc.poll()
+    return processes.stop(proc, timeout)
 
 
 # ----------------------------------------------------------------------------
@@ -530,10 +508,8 @@ def _run(args: argparse.Namespace) -> int:
     wait: bool | None = None
     try:
         if args.command == "demo":
-            from swmr_widgets.demo import DemoWriter
-
             h5_path = workdir / DEMO_FILE_NAME
-            writer = DemoWriter(h5_path, rate=args.rate, duration=args.duration)
+            writer = DemoWriter(h5_path, DemoConfig.from_args(args))
             _say(f"Starting the demo writer on {h5_path} ({args.rate:g} Hz) ...")
             writer.start()
             _say(f"Demo writer running (pid {writer.pid}).")
@@ -610,15 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a simulated acquisition to a temporary HDF5 file and serve a live view.",
     )
     add_server_options(demo)
-    demo.add_argument(
-        "--rate", type=positive_float, default=10.0, help="writer rate in Hz (default: 10)"
-    )
-    demo.add_argument(
-        "--duration",
-        type=positive_float,
-        default=None,
-        help="stop writing after this many seconds (default: run until stopped)",
-    )
+    DemoConfig.add_arguments(demo, ("rate", "duration"))
 
     view = sub.add_parser(
         "view",

@@ -18,7 +18,7 @@ import pytest
 
 from swmr_widgets import demo
 from swmr_widgets.attrs import decode_attr, read_attrs
-from swmr_widgets.demo import DemoWriter, start_demo, trend_value
+from swmr_widgets.demo import DemoConfig, DemoWriter, build_parser, start_demo, trend_value
 from swmr_widgets.metadata import describe_dataset
 
 pytestmark = pytest.mark.timeout(60)
@@ -89,6 +89,34 @@ def test_trend_value_is_exact_and_chunk_independent():
     assert not np.array_equal(whole, trend_value(i, seed=4))
     assert whole.min() > 0.9 and whole.max() < 1.6
     assert (demo.counter_value(i) > 2**31).all()
+
+
+def test_config_round_trips_through_the_command_line():
+    parse = build_parser().parse_args
+    assert DemoConfig.from_args(parse(["x.h5"])) == DemoConfig()
+    assert DemoConfig().to_argv() == []
+    config = DemoConfig(
+        rate=0.1, duration=2.5, rows_per_step=3, scan_points=0, frame_every=4, seed=-7,
+        swmr_delay=1e-3, swmr=False,
+    )  # fmt: skip
+    assert DemoConfig.from_args(parse(["x.h5", *config.to_argv()])) == config
+    assert DemoConfig(rate="20", frame_every=None, seed="3") == DemoConfig(rate=20.0, seed=3)
+    assert DemoConfig(rate=50).frame_steps == 10 and DemoConfig(frame_every=2).frame_steps == 2
+    assert DemoConfig(rows_per_step=0).step_rows == 1 and DemoConfig(rate=4).period == 0.25
+    for bad in ({"rate": 0}, {"rate": "fast"}, {"scan_points": -1}, {"swmr_delay": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            DemoConfig(**bad)
+
+
+def test_writer_command_comes_from_its_config(tmp_path):
+    base = DemoConfig(rate=20, seed=5)
+    writer = DemoWriter(tmp_path / "c.h5", base, scan_points=0)
+    assert writer.config == DemoConfig(rate=20, seed=5, scan_points=0)
+    cmd = writer.command()
+    assert cmd[:4] == [sys.executable, "-m", "swmr_widgets.demo", str(tmp_path / "c.h5")]
+    assert cmd[4:-2] == writer.config.to_argv()
+    assert cmd[-2:] == ["--parent-pid", str(os.getpid())]
+    assert DemoWriter(tmp_path / "d.h5", rate=20).config == DemoConfig(rate=20)
 
 
 def test_layout_and_attributes(start):
