@@ -22,64 +22,21 @@ The package has four parts:
 
 from __future__ import annotations
 
+from swmr_widgets.demo import layout
 from swmr_widgets.demo.config import MAX_FPS, DemoConfig, positive_float
-from swmr_widgets.demo.layout import (
-    COUNTER_PATH,
-    COUNTER_START,
-    FRAME_PATH,
-    FRAME_SHAPE,
-    LOGGER_PATH,
-    LOGGER_TIME_PATH,
-    SCAN_AXIS_PATH,
-    SCAN_NAV_PATH,
-    SCAN_PATH,
-    SCAN_SPECTRUM_PATH,
-    SCAN_SPECTRUM_SIZE,
-    SPECTRUM_PATH,
-    SPECTRUM_SIZE,
-    TEMPERATURE_PATH,
-    TREND_PATH,
-    TREND_PERIOD,
-    WAVELENGTH_PATH,
-    counter_value,
-    scan_positions,
-    temperature_value,
-    trend_value,
-    wavelengths,
-)
+from swmr_widgets.demo.layout import *  # noqa: F403 (its __all__ is public API)
 from swmr_widgets.demo.process import DemoWriter, start_demo
 from swmr_widgets.demo.writer import CREATED, READY, build_parser, main
 
 __all__ = [
-    "COUNTER_PATH",
-    "COUNTER_START",
     "CREATED",
-    "FRAME_PATH",
-    "FRAME_SHAPE",
-    "LOGGER_PATH",
-    "LOGGER_TIME_PATH",
     "MAX_FPS",
     "READY",
-    "SCAN_AXIS_PATH",
-    "SCAN_NAV_PATH",
-    "SCAN_PATH",
-    "SCAN_SPECTRUM_PATH",
-    "SCAN_SPECTRUM_SIZE",
-    "SPECTRUM_PATH",
-    "SPECTRUM_SIZE",
-    "TEMPERATURE_PATH",
-    "TREND_PATH",
-    "TREND_PERIOD",
-    "WAVELENGTH_PATH",
     "DemoConfig",
     "DemoWriter",
     "build_parser",
-    "counter_value",
     "main",
     "positive_float",
-    "scan_positions",
     "start_demo",
-    "temperature_value",
-    "trend_value",
-    "wavelengths",
+    *layout.__all__,
 ]
