@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
 import re
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from swmr_widgets import __version__, cli
+from swmr_widgets import __version__, cli, processes
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,12 +85,11 @@ def test_view_command_serves_and_stops(tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil")
     pytest.importorskip("voila")
     h5 = tmp_path / "missing-yet.h5"
-    proc = subprocess.Popen(
+    proc = processes.spawn(
         [sys.executable, "-m", "swmr_widgets.cli", "view", str(h5), "--no-browser", "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
     )
     try:
         url = None
@@ -117,10 +115,7 @@ def test_view_command_serves_and_stops(tmp_path: Path) -> None:
         _gone, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, [p.pid for p in alive]
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait(timeout=10)
+        processes.kill(proc, timeout=10)
 
 
 def test_lab_session_state_is_private(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from metadata_zoo import pmd, write_zoo
 from swmr_widgets.attrs import read_attrs
 from swmr_widgets.metadata import Axis, DatasetMeta, describe_dataset
 from swmr_widgets.nodes import tree_nodes
+from swmr_widgets.processes import kill, spawn
 
 # --------------------------------------------------------------------------- Axis / DatasetMeta
 
@@ -261,7 +262,7 @@ def pymodaq_file(tmp_path):
 
     def start(kind: str) -> Path:
         path = tmp_path / f"{kind}.h5"
-        proc = subprocess.Popen(
+        proc = spawn(
             [sys.executable, str(script), str(path), kind],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -276,7 +277,7 @@ def pymodaq_file(tmp_path):
         except queue.Empty:
             line = ""
         if not line.startswith("ready"):
-            proc.kill()
+            kill(proc)
             pytest.fail(f"the PyMoDAQ writer failed: {proc.communicate(timeout=10)[1][-3000:]}")
         return path
 
@@ -286,8 +287,7 @@ def pymodaq_file(tmp_path):
             try:
                 proc.communicate("close\n", timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+                kill(proc, timeout=10)
 
 
 def test_genuine_pymodaq_scan_file(pymodaq_file):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from waits import gone, wait_for
 
 from swmr_widgets.processes import kill, spawn, stop
 
@@ -40,29 +41,6 @@ PARENT = textwrap.dedent(
     time.sleep(600)
     """
 )
-
-
-def _gone(pid: int) -> bool:
-    """Whether process `pid` has exited (a zombie counts as exited)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -98,7 +76,7 @@ def test_stop_kills_a_child_that_ignores_sigterm(started):
     t = time.monotonic()
     assert stop(proc, timeout=0.5) == -signal.SIGKILL
     assert time.monotonic() - t >= 0.5
-    assert _gone(proc.pid)
+    assert gone(proc.pid)
 
 
 def test_stop_returns_a_clean_exit_status(started):
@@ -123,7 +101,7 @@ def test_stop_ends_the_whole_group(started):
     grandchild = int(proc.stdout.readline())
     assert os.getpgid(grandchild) == proc.pid
     assert stop(proc, timeout=30) == -signal.SIGTERM  # the child obeys SIGTERM at once ...
-    _wait_for(lambda: _gone(grandchild), 30, "the grandchild to be killed")  # ... and the rest
+    wait_for(lambda: gone(grandchild), 30, "the grandchild to be killed")  # ... and the rest
 
 
 def test_kill_skips_sigterm(started, tmp_path: Path):
