@@ -76,10 +76,7 @@ class _Simulation:
     def __init__(self, path: Path, config: DemoConfig) -> None:
         self.config = config
         self.rng = np.random.default_rng(config.seed)
-        self.rows = 0  # rows of the 0-D channels
         self.steps = 0  # steps written (spectra, logger)
-        self.frames = 0
-        self.filled = 0  # scan points filled
         self.t0 = time.time()
         self.f = h5py.File(path, "w", libver="latest")
         self._create()
@@ -251,6 +248,23 @@ class _Simulation:
         self.f.attrs["swmr_active"] = True  # before SWMR: attributes cannot be created after
         self.f.swmr_mode = True
 
+    # -- progress, from the steps written
+
+    @property
+    def rows(self) -> int:
+        """Rows written to each 0-D channel."""
+        return self.steps * self.config.step_rows
+
+    @property
+    def frames(self) -> int:
+        """Camera frames written (one every ``frame_steps`` steps, from the first)."""
+        return -(-self.steps // self.config.frame_steps)
+
+    @property
+    def filled(self) -> int:
+        """Scan points filled (one per step until the scan is complete)."""
+        return 0 if self.scan is None else min(self.steps, len(self.scan))
+
     # -- one step
 
     def step(self) -> None:
@@ -263,7 +277,6 @@ class _Simulation:
         ):
             ds.resize((stop,))
             ds[start:stop] = values
-        self.rows = stop
 
         s = self.steps
         centre = 600.0 + 150.0 * np.sin(2 * np.pi * s / 300.0)
@@ -286,7 +299,6 @@ class _Simulation:
             self.scan[j] = np.exp(-0.5 * ((x - 5.0) / 1.5) ** 2) + 0.02 * self.rng.random()
             peak = 550.0 + 10.0 * x
             self.scan_spectrum[j] = 100.0 * np.exp(-0.5 * ((self._scan_wl - peak) / 8.0) ** 2)
-            self.filled += 1
 
         self.steps += 1
         self.f.flush()
@@ -299,7 +311,6 @@ class _Simulation:
         image = spot + self._frame_noise[n % len(self._frame_noise)]
         self.frame.resize((n + 1, *FRAME_SHAPE))
         self.frame[n] = image.astype(np.uint16)
-        self.frames += 1
 
     def close(self) -> None:
         if not self.f.id.valid:
