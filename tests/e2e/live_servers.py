@@ -386,7 +386,7 @@ def _is_root() -> bool:
 
 
 def server_command(kind: str, target: Path, port: int, token: str, state: Path) -> list[str]:
-    """Command line of a ``kind`` server on ``target`` (the flags of ``swmr_widgets.cli``).
+    """Command line of a ``kind`` server on ``target`` (the flags of ``swmr_widgets.servers``).
 
     Parameters
     ----------
@@ -402,7 +402,7 @@ def server_command(kind: str, target: Path, port: int, token: str, state: Path) 
     state : pathlib.Path
         Directory for this server's user settings and workspaces.
     """
-    from swmr_widgets.cli import lab_command, voila_command, write_lab_settings
+    from swmr_widgets.servers import lab_command, voila_command, write_lab_settings
 
     if kind == "voila":
         return voila_command(target, port)
