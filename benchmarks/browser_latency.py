@@ -50,6 +50,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from swmr_widgets import processes
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 DEFAULT_OUTPUT = HERE / "results" / "browser_latency.json"
@@ -100,13 +102,12 @@ class Writer:
     """The writer process, driven line by line."""
 
     def __init__(self, path: Path) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             [sys.executable, str(Path(__file__).resolve()), "--writer", str(path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
-            start_new_session=True,
         )
         self._expect("ready")
 
@@ -134,8 +135,7 @@ class Writer:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+            processes.kill(self.proc, timeout=10)
         with contextlib.suppress(OSError):
             assert self.proc.stdout is not None
             self.proc.stdout.close()

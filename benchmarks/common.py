@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from swmr_widgets import processes
+
 HERE = Path(__file__).resolve().parent
 #: The writer script, run with the current interpreter in its own process.
 WRITER_SCRIPT = HERE / "writer.py"
@@ -259,9 +261,7 @@ class _ChildProcess:
 
     def kill(self) -> None:
         """Kill the process (a writer's file is left as a crash would leave it)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
+        processes.kill(self.proc, timeout=30)
 
     def _cleanup(self) -> None:
         for stream in (self.proc.stdin, self.proc.stdout):
@@ -299,7 +299,7 @@ class WriterProcess(_ChildProcess):
             args.append("--existing")
         # kept open for the life of the process, closed by _cleanup()
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             args,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -396,7 +396,7 @@ class Agent(_ChildProcess):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         # kept open for the life of the process, closed by _cleanup()
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             [sys.executable, "-m", "benchmarks.agent"],
             cwd=root,
             env=env,

@@ -35,7 +35,7 @@ def run(ctx: Context) -> list[Row]:
         One row; the ratio is ours/walk.
     """
     from swmr_widgets import collect_datasets, open_h5_file_for_reading
-    from swmr_widgets.metadata import tree_nodes
+    from swmr_widgets.nodes import tree_nodes
     from swmr_widgets.tree import DatasetTree
 
     n = 100 if ctx.quick else 5000

@@ -24,14 +24,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import html
-import json
-import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,27 +36,24 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from swmr_widgets.demo import positive_float
+from swmr_widgets.demo import DemoConfig, DemoWriter, positive_float
+from swmr_widgets.servers import (
+    HOST,
+    SERVER_START_TIMEOUT,
+    find_free_port,
+    lab_command,
+    port_accepts,
+    start_server,
+    stop_server,
+    voila_command,
+    wait_until_listening,
+    write_lab_settings,
+    write_viewer_notebook,
+)
 
-__all__ = [
-    "find_free_port",
-    "lab_command",
-    "main",
-    "stop_server",
-    "viewer_notebook",
-    "voila_command",
-    "write_lab_settings",
-    "write_viewer_notebook",
-]
+__all__ = ["build_parser", "main"]
 
-HOST = "127.0.0.1"
-NOTEBOOK_NAME = "swmr_viewer.ipynb"
 DEMO_FILE_NAME = "demo_scan.h5"
-
-#: Seconds to wait for the server to accept connections.
-SERVER_START_TIMEOUT = 90.0
-#: Seconds to wait for the server to exit after SIGTERM before SIGKILL.
-SERVER_STOP_TIMEOUT = 15.0
 
 
 class _Terminate(Exception):
@@ -77,374 +69,10 @@ def _version() -> str:
     return __version__
 
 
-def find_free_port(host: str = HOST) -> int:
-    """Return a TCP port on ``host`` that is free at the time of the call.
-
-    Parameters
-    ----------
-    host : str, optional
-        Interface to bind, ``127.0.0.1`` by default.
-
-    Returns
-    -------
-    int
-        A port number chosen by the operating system.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
-    """Return True if something accepts TCP connections on ``host:port``."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _say(msg: str, stream: IO[str] | None = None) -> None:
     """Print ``msg`` and flush at once (the output is often a pipe)."""
     stream = sys.stdout if stream is None else stream
     print(msg, file=stream, flush=True)
-
-
-# ----------------------------------------------------------------------------
-# the viewer notebook
-# ----------------------------------------------------------------------------
-def _cell_lines(text: str) -> list[str]:
-    """Split ``text`` into the list-of-lines form used in ``.ipynb`` files."""
-    return text.splitlines(keepends=True)
-
-
-def viewer_notebook(
-    h5_path: str | os.PathLike[str],
-    *,
-    interval: float = 0.5,
-    title: str | None = None,
-    explain: bool = False,
-    wait: bool | None = None,
-) -> dict[str, Any]:
-    """Build a notebook (as a JSON-ready dict) that shows ``SwmrView(h5_path)``.
-
-    The file path is embedded with :func:`repr` of a ``str``, so quotes,
-    backslashes or non-ASCII characters in the path cannot break the code.
-
-    Parameters
-    ----------
-    h5_path : str or os.PathLike
-        HDF5 file to watch. It is made absolute, since the kernel runs in the
-        notebook's directory.
-    interval : float, optional
-        Polling interval in seconds passed to ``SwmrView``.
-    title : str, optional
-        Heading shown above the view; defaults to the file name.
-    explain : bool, optional
-        Add a short explanation for interactive use (JupyterLab), by default
-        False (the Voilà page shows only the heading and the view).
-    wait : bool or None, optional
-        Passed to ``SwmrView`` when not None; ``True`` makes the view wait for
-        a file that does not exist yet.
-
-    Returns
-    -------
-    dict
-        An nbformat 4 notebook.
-    """
-    path = str(Path(h5_path).expanduser().absolute())
-    heading = html.escape(title if title is not None else Path(path).name)
-    md = f"# {heading}\n\nLive view of <code>{html.escape(path)}</code>."
-    if explain:
-        md += (
-            "\n\nRun the cell below. The view polls the file every "
-            f"{float(interval):g} s while the writer appends data. Pick datasets in the "
-            "tree, pause with the play/pause button, or set `view.selected` from code."
-        )
-    extra = "" if wait is None else f", wait={bool(wait)!r}"
-    code = (
-        "from swmr_widgets import SwmrView\n"
-        "\n"
-        f"view = SwmrView({path!r}, interval={float(interval)!r}{extra})\n"
-        "view"
-    )
-    return {
-        "cells": [
-            {
-                "cell_type": "markdown",
-                "id": "swmr-title",
-                "metadata": {},
-                "source": _cell_lines(md),
-            },
-            {
-                "cell_type": "code",
-                "id": "swmr-view",
-                "execution_count": None,
-                "metadata": {},
-                "outputs": [],
-                "source": _cell_lines(code),
-            },
-        ],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
-def write_viewer_notebook(
-    directory: str | os.PathLike[str],
-    h5_path: str | os.PathLike[str],
-    *,
-    interval: float = 0.5,
-    title: str | None = None,
-    explain: bool = False,
-    wait: bool | None = None,
-    name: str = NOTEBOOK_NAME,
-) -> Path:
-    """Write :func:`viewer_notebook` into ``directory`` and return its path.
-
-    Parameters
-    ----------
-    directory : str or os.PathLike
-        Existing directory that receives the notebook.
-    h5_path : str or os.PathLike
-        HDF5 file to watch.
-    interval : float, optional
-        Polling interval in seconds.
-    title : str, optional
-        Heading of the page.
-    explain : bool, optional
-        Add a short usage note.
-    wait : bool or None, optional
-        Passed on to ``SwmrView`` when not None.
-    name : str, optional
-        File name of the notebook.
-
-    Returns
-    -------
-    pathlib.Path
-        Path of the written notebook.
-    """
-    nb = viewer_notebook(h5_path, interval=interval, title=title, explain=explain, wait=wait)
-    out = Path(directory) / name
-    out.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
-    return out
-
-
-# ----------------------------------------------------------------------------
-# servers
-# ----------------------------------------------------------------------------
-def _is_installed() -> bool:
-    """Return True if the ``swmr-widgets`` distribution is installed (also editable)."""
-    from importlib import metadata
-
-    try:
-        metadata.distribution("swmr-widgets")
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-def _server_env() -> dict[str, str]:
-    """Environment for the server and its kernels.
-
-    When the package is used from a source checkout that is not installed, the
-    checkout is put on ``PYTHONPATH`` so the kernel imports the same
-    ``swmr_widgets`` as this command.
-    """
-    env = dict(os.environ)
-    pkg_parent = Path(__file__).resolve().parent.parent
-    if not _is_installed() and (pkg_parent / "pyproject.toml").is_file():
-        parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        if str(pkg_parent) not in parts:
-            env["PYTHONPATH"] = os.pathsep.join([str(pkg_parent), *parts])
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
-
-
-def voila_command(notebook: str | os.PathLike[str], port: int) -> list[str]:
-    """Return the command line that serves ``notebook`` with Voilà.
-
-    Parameters
-    ----------
-    notebook : str or os.PathLike
-        Notebook to serve (single-notebook mode, page at ``/``).
-    port : int
-        TCP port on 127.0.0.1; no fallback to another port.
-
-    Returns
-    -------
-    list of str
-        Arguments for :class:`subprocess.Popen`.
-    """
-    return [
-        sys.executable,
-        "-m",
-        "voila",
-        str(notebook),
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.port_retries=0",
-        f"--Voila.ip={HOST}",
-        "--show_tracebacks=True",
-    ]
-
-
-#: JupyterLab settings of the throw-away session: start the notebook's kernel
-#: without asking, and do not ask about (or fetch) Jupyter news.
-LAB_SETTINGS: dict[str, dict[str, Any]] = {
-    "@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True},
-    "@jupyterlab/apputils-extension/notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-}
-
-
-def write_lab_settings(directory: str | os.PathLike[str]) -> Path:
-    """Write :data:`LAB_SETTINGS` as a JupyterLab user-settings directory.
-
-    Parameters
-    ----------
-    directory : str or os.PathLike
-        Directory to create the settings in (it is created if needed).
-
-    Returns
-    -------
-    pathlib.Path
-        The settings directory, for ``--LabApp.user_settings_dir``.
-    """
-    root = Path(directory)
-    for plugin, values in LAB_SETTINGS.items():
-        package, _, name = plugin.rpartition("/")
-        folder = root / package
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.jupyterlab-settings").write_text(
-            json.dumps(values, indent=2), encoding="utf-8"
-        )
-    return root
-
-
-def lab_command(
-    root_dir: str | os.PathLike[str],
-    port: int,
-    token: str,
-    state_dir: str | os.PathLike[str] | None = None,
-) -> list[str]:
-    """Return the command line that runs JupyterLab on ``root_dir``.
-
-    Parameters
-    ----------
-    root_dir : str or os.PathLike
-        Directory served by JupyterLab.
-    port : int
-        TCP port on 127.0.0.1; no fallback to another port.
-    token : str
-        Authentication token.
-    state_dir : str or os.PathLike, optional
-        Directory for this session's workspaces and user settings (see
-        :func:`write_lab_settings`), so that it neither reads nor changes the
-        user's own JupyterLab state.
-
-    Returns
-    -------
-    list of str
-        Arguments for :class:`subprocess.Popen`.
-    """
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        f"--ServerApp.ip={HOST}",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--ServerApp.token={token}",
-        f"--ServerApp.root_dir={root_dir}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.news_url=None",
-    ]
-    if state_dir is not None:
-        state = Path(state_dir)
-        cmd += [
-            f"--LabApp.workspaces_dir={state / 'workspaces'}",
-            f"--LabApp.user_settings_dir={state / 'settings'}",
-        ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    return cmd
-
-
-def _start_server(cmd: list[str], *, quiet: bool) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` in its own session, output to stderr (or nowhere)."""
-    out: int = subprocess.DEVNULL if quiet else sys.stderr.fileno()
-    return subprocess.Popen(
-        cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=out,
-        env=_server_env(),
-        # Own session: a terminal Ctrl-C reaches only this command, which then
-        # stops the server cleanly instead of Jupyter's "shut down? (y/n)".
-        start_new_session=(os.name == "posix"),
-    )
-
-
-def _wait_until_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
-    """Block until the server accepts connections; raise if it dies or times out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        code = proc.poll()
-        if code is not None:
-            raise RuntimeError(f"the server exited with code {code} before it was ready")
-        if _port_accepts(HOST, port):
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the server did not listen on {HOST}:{port} within {timeout:g} s")
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    """Send ``sig`` to the process group led by ``proc`` (or to ``proc`` alone)."""
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, sig)
-        else:
-            proc.send_signal(sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def stop_server(proc: subprocess.Popen[bytes], timeout: float = SERVER_STOP_TIMEOUT) -> int | None:
-    """Stop a server started by this module: SIGTERM, wait, then SIGKILL.
-
-    Parameters
-    ----------
-    proc : subprocess.Popen
-        The server process; it leads its own process group.
-    timeout : float, optional
-        Seconds to wait after SIGTERM before SIGKILL.
-
-    Returns
-    -------
-    int or None
-        The exit code, or None if it could not be collected.
-    """
-    if proc.poll() is None:
-        _signal_group(proc, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-    # Jupyter shuts its kernels down on SIGTERM; kill any leftover of the group.
-    if os.name == "posix":
-        _signal_group(proc, signal.SIGKILL)
-    return proc.poll()
 
 
 # ----------------------------------------------------------------------------
@@ -481,14 +109,14 @@ def _serve(
         cmd = voila_command(nb, port)
         url = f"http://{HOST}:{port}/"
 
-    if _port_accepts(HOST, port):
+    if port_accepts(HOST, port):
         _say(f"error: port {port} on {HOST} is already in use", sys.stderr)
         return 2
 
-    proc = _start_server(cmd, quiet=args.quiet)
+    proc = start_server(cmd, quiet=args.quiet)
     try:
         _say(f"Starting {args.server} (pid {proc.pid}) on {HOST}:{port} ...")
-        _wait_until_listening(proc, port, SERVER_START_TIMEOUT)
+        wait_until_listening(proc, port, SERVER_START_TIMEOUT)
         _say(f"URL: {url}")
         _say("Press Ctrl-C to stop.")
         if not args.no_browser:
@@ -530,10 +158,8 @@ def _run(args: argparse.Namespace) -> int:
     wait: bool | None = None
     try:
         if args.command == "demo":
-            from swmr_widgets.demo import DemoWriter
-
             h5_path = workdir / DEMO_FILE_NAME
-            writer = DemoWriter(h5_path, rate=args.rate, duration=args.duration)
+            writer = DemoWriter(h5_path, DemoConfig.from_args(args))
             _say(f"Starting the demo writer on {h5_path} ({args.rate:g} Hz) ...")
             writer.start()
             _say(f"Demo writer running (pid {writer.pid}).")
@@ -610,15 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a simulated acquisition to a temporary HDF5 file and serve a live view.",
     )
     add_server_options(demo)
-    demo.add_argument(
-        "--rate", type=positive_float, default=10.0, help="writer rate in Hz (default: 10)"
-    )
-    demo.add_argument(
-        "--duration",
-        type=positive_float,
-        default=None,
-        help="stop writing after this many seconds (default: run until stopped)",
-    )
+    DemoConfig.add_arguments(demo, ("rate", "duration"))
 
     view = sub.add_parser(
         "view",

@@ -2,13 +2,10 @@
 
 Three attribute conventions are understood, in this order of precedence:
 
-* **PyMoDAQ**: attributes are JSON strings such as
-  ``{"module": "builtins", "type": "str", "data": "'nm'"}`` whose ``data`` is the
-  Python ``repr`` of the value. They are decoded with :func:`ast.literal_eval`
-  (plus a few whitelisted numpy forms such as ``np.float64(1.5)``), never with
-  ``eval``. ``data_dimension`` and ``nav_indexes`` split the dimensions into
-  navigation (scan steps, time) and signal dimensions; axes are the sibling
-  ``AxisNN`` datasets and the ``NavAxes`` group of the scan.
+* **PyMoDAQ**: attributes are JSON strings, decoded safely by
+  :mod:`swmr_widgets.attrs`. ``data_dimension`` and ``nav_indexes`` split the
+  dimensions into navigation (scan steps, time) and signal dimensions; axes are
+  the sibling ``AxisNN`` datasets and the ``NavAxes`` group of the scan.
 * **NeXus**: the parent group's ``@signal`` names the dataset and its ``@axes``
   (or ``@<name>_indices``) name the sibling axis datasets, each with
   ``@long_name`` and ``@units``.
@@ -20,11 +17,6 @@ dataset that cannot be plotted says why in :attr:`DatasetMeta.reason`.
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import datetime as _dt
-import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,318 +25,27 @@ from typing import Any
 import h5py
 import numpy as np
 
-__all__ = [
-    "Axis",
-    "DatasetMeta",
-    "decode_attr",
-    "describe_dataset",
-    "read_attrs",
-    "tree_nodes",
-]
+from swmr_widgets.attrs import (
+    _dim_count,
+    _index,
+    _is_pymodaq,
+    _LazyAttrs,
+    _names,
+    _nav_indexes,
+    _number,
+    _pick_label,
+    _pick_units,
+    _text,
+)
 
-#: Longest string that is parsed as JSON / Python literal (longer ones are returned as is).
-MAX_PARSED_CHARS = 100_000
+__all__ = ["Axis", "DatasetMeta", "describe_dataset"]
+
 #: Largest axis dataset whose values are read into :attr:`Axis.values`.
 MAX_AXIS_VALUES = 1_000_000
-#: Longest label or unit string kept (garbage attributes can be huge).
-_MAX_LABEL_CHARS = 200
 #: How many ancestor groups are searched for a PyMoDAQ ``NavAxes`` group.
 _NAV_SEARCH_DEPTH = 6
 
 _AXIS_NAME = re.compile(r"^Axis\d+$")
-_CH_GROUP = re.compile(r"^CH\d+$")
-_NP_SCALAR = re.compile(
-    r"^(?:np|numpy)\.(float16|float32|float64|longdouble|int8|int16|int32|int64|"
-    r"uint8|uint16|uint32|uint64|bool_|bool|str_|bytes_|complex64|complex128)\((.*)\)$",
-    re.DOTALL,
-)
-_NP_ARRAY = re.compile(
-    r"^(?:array|np\.array|numpy\.array)\((.*?)(?:,\s*dtype=([\w.]+))?\)$", re.DOTALL
-)
-_NUMBER_LIST = re.compile(r"^[\s\[\]\(\),0-9eE.+\-naifNAIF]*$")
-_DATETIME = re.compile(r"^datetime\.(datetime|date|time)\(([\d,\s]*)\)$")
-_PYMODAQ_STR = re.compile(r'^\{"module": "builtins", "type": "str", "data": "(.*)"\}$', re.DOTALL)
-_NEEDS_PARSE = re.compile(r"[\\'\"\x00-\x1f]")
-#: Cache of decoded JSON attribute strings (immutable results only).
-_DECODED: dict[str, Any] = {}
-_MISSING: Any = object()
-_DECODED_MAX = 4096
-_NAN_INF = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "+inf": math.inf}
-_ALLOWED_DTYPES = {
-    "bool",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
-    "float16",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
-}
-
-
-# --------------------------------------------------------------------------- attribute decoding
-
-
-def _clean_str(s: str) -> str:
-    """Replace lone surrogates (undecodable bytes kept by h5py) with U+FFFD."""
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return s
-
-
-def _literal(text: str) -> Any:
-    """Evaluate a Python literal safely; raise ``ValueError`` if it is not one."""
-    text = text.strip()
-    if text in _NAN_INF:
-        return _NAN_INF[text]
-    if text in ("np.True_", "numpy.True_"):
-        return True
-    if text in ("np.False_", "numpy.False_"):
-        return False
-    m = _NP_SCALAR.match(text)
-    if m:  # numpy >= 2 repr of a scalar: np.float64(1.5); the argument must be a literal
-        kind, inner = m.groups()
-        value = _literal(inner)
-        if kind in ("str_", "bytes_"):
-            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-        if kind in ("bool_", "bool"):
-            return bool(value)
-        if not isinstance(value, int | float | complex) or isinstance(value, bool):
-            raise ValueError("not a number")
-        return np.dtype(kind).type(value).item()
-    m = _NP_ARRAY.match(text)
-    if m:
-        return _literal_array(*m.groups())
-    m = _DATETIME.match(text)
-    if m:
-        kind, args = m.groups()
-        ints = [int(a) for a in args.split(",") if a.strip()]
-        return getattr(_dt, kind)(*ints)
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _literal_array(body: str, dtype: str | None) -> np.ndarray:
-    """Rebuild a numpy array from the text of its ``repr`` (numbers only)."""
-    if "..." in body:  # numpy abbreviates long arrays: the values are lost
-        raise ValueError("abbreviated array repr")
-    try:
-        values = ast.literal_eval(body)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        if not _NUMBER_LIST.match(body):
-            raise ValueError("not a numeric array") from None
-        # nan / inf are names, not literals: JSON knows them as NaN / Infinity
-        text = re.sub(r"\bnan\b", "NaN", body)
-        text = re.sub(r"\binf\b", "Infinity", text)
-        text = re.sub(r"(\d)\.(?!\d)", r"\1.0", text)  # numpy writes "1." where JSON wants "1.0"
-        try:
-            values = json.loads(text.replace("(", "[").replace(")", "]"))
-        except ValueError:
-            raise ValueError("not a numeric array") from None
-    dt = dtype.split(".")[-1] if dtype else None
-    if dt is not None and dt not in _ALLOWED_DTYPES:
-        dt = None
-    arr = np.asarray(values, dtype=dt)
-    if arr.dtype.kind not in "biufc":
-        raise ValueError("not a numeric array")
-    return arr
-
-
-def _decode_pymodaq(payload: Mapping[str, Any], raw: str) -> Any:
-    """Decode the ``data`` of a PyMoDAQ JSON attribute, or return it as text."""
-    data = payload.get("data")
-    if not isinstance(data, str):
-        return data if isinstance(data, int | float | bool | type(None)) else raw
-    try:
-        value = _literal(data)
-    except Exception:  # not a literal (or an exploit): keep the text, never run it
-        return data
-    if isinstance(value, bytes):
-        return _clean_str(value.decode("utf-8", "replace"))
-    return value
-
-
-def _decode_str(s: str) -> Any:
-    if len(s) > MAX_PARSED_CHARS or not s.startswith("{") or '"data"' not in s:
-        return _clean_str(s)
-    cached = _DECODED.get(s, _MISSING)
-    if cached is not _MISSING:
-        return cached
-    m = _PYMODAQ_STR.match(s)
-    inner = m.group(1) if m else ""
-    if len(inner) >= 2 and inner[0] == inner[-1] == "'" and not _NEEDS_PARSE.search(inner[1:-1]):
-        value: Any = inner[1:-1]  # fast path: a plain quoted string, nothing to unescape
-    else:
-        try:
-            payload = json.loads(s)
-        except (ValueError, RecursionError):
-            return _clean_str(s)
-        if not (isinstance(payload, dict) and "type" in payload and "data" in payload):
-            return _clean_str(s)
-        value = _decode_pymodaq(payload, s)
-    if isinstance(value, str):
-        value = _clean_str(value)
-    if isinstance(value, str | int | float | bool | type(None)):
-        if len(_DECODED) >= _DECODED_MAX:
-            _DECODED.clear()
-        _DECODED[s] = value
-    return value
-
-
-def decode_attr(value: Any) -> Any:
-    """Decode one raw h5py attribute value into a plain Python value.
-
-    Parameters
-    ----------
-    value : Any
-        A value as returned by ``obj.attrs[name]``.
-
-    Returns
-    -------
-    Any
-        ``bytes`` become ``str`` (UTF-8, undecodable bytes replaced); numpy
-        scalars become Python scalars; string arrays become lists of ``str``;
-        numeric arrays stay arrays; PyMoDAQ JSON strings are decoded with
-        :func:`ast.literal_eval` (and whitelisted numpy reprs). Anything that is
-        not a literal, malformed, or longer than :data:`MAX_PARSED_CHARS` is
-        returned as a string, unevaluated. Never raises.
-    """
-    try:
-        if isinstance(value, str):
-            return _decode_str(value)
-        if isinstance(value, bytes | np.bytes_):
-            return _decode_str(bytes(value).decode("utf-8", "replace"))
-        if isinstance(value, h5py.Empty):
-            return None
-        if isinstance(value, np.ndarray):
-            if value.dtype.kind in "SU" or _is_str_array(value):
-                items = [decode_attr(v) for v in value.ravel()[:10_000]]
-                return items[0] if value.ndim == 0 and items else items
-            if value.ndim == 0:
-                return decode_attr(value[()])
-            return value
-        if isinstance(value, np.generic):
-            item = value.item()
-            return decode_attr(item) if isinstance(item, bytes | str) else item
-        return value
-    except Exception:
-        try:
-            return str(value)
-        except Exception:
-            return None
-
-
-def _is_str_array(value: np.ndarray) -> bool:
-    return value.dtype.kind == "O" and all(isinstance(v, str | bytes) for v in value.ravel()[:100])
-
-
-class _IdHolder:
-    """Stands in for a high-level object so that h5py's AttributeManager can be used."""
-
-    __slots__ = ("id",)
-
-    def __init__(self, oid: Any) -> None:
-        self.id = oid
-
-
-_VLEN_UTF8 = h5py.h5t.py_create(h5py.string_dtype("utf-8"))
-
-
-def _read_raw(oid: Any, name: bytes) -> Any:
-    """Read one attribute through the low-level API (fast path for scalar strings)."""
-    aid = h5py.h5a.open(oid, name)
-    if aid.shape == ():
-        arr = np.empty((), dtype=object)
-        try:  # most label/unit attributes are scalar variable-length strings
-            aid.read(arr, mtype=_VLEN_UTF8)
-            return arr[()]
-        except Exception:  # another type: let h5py work it out
-            pass
-    return h5py.AttributeManager(_IdHolder(oid))[name]
-
-
-class _LazyAttrs:
-    """Attributes of a low-level object, read and decoded on first lookup."""
-
-    __slots__ = ("_count", "_oid", "_values")
-
-    def __init__(self, oid: Any) -> None:
-        self._oid = oid
-        self._count: int | None = None
-        self._values: dict[str, Any] = {}
-
-    def __contains__(self, key: str) -> bool:
-        if self._count is None:
-            try:
-                self._count = h5py.h5a.get_num_attrs(self._oid)
-            except Exception:
-                self._count = 0
-        if not self._count:
-            return False
-        try:
-            return bool(h5py.h5a.exists(self._oid, key.encode()))
-        except Exception:
-            return False
-
-    def names(self) -> list[str]:
-        """Names of all attributes."""
-        found: list[bytes] = []
-        with contextlib.suppress(Exception):
-            h5py.h5a.iterate(self._oid, lambda name, *_: found.append(name))
-        return [n.decode("utf-8", "replace") for n in found]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._values.get(key, _MISSING)
-        if value is _MISSING and key not in self._values:
-            try:
-                if key in self:
-                    value = decode_attr(_read_raw(self._oid, key.encode()))
-            except Exception:  # unreadable attribute: treated as absent
-                value = _MISSING
-            self._values[key] = value
-        return default if value is _MISSING else value
-
-
-def _read_some(attrs: h5py.AttributeManager, names: Iterable[str]) -> dict[str, Any]:
-    """Decoded values of the attributes in `names` that exist and can be read."""
-    out: dict[str, Any] = {}
-    for name in names:
-        try:
-            if name in attrs:
-                out[name] = decode_attr(attrs[name])
-        except Exception:  # unreadable attribute (unsupported type, ...): skip it
-            continue
-    return out
-
-
-def read_attrs(obj: h5py.HLObject) -> dict[str, Any]:
-    """All attributes of `obj`, decoded with :func:`decode_attr`.
-
-    Parameters
-    ----------
-    obj : h5py.HLObject
-        A group, dataset or file.
-
-    Returns
-    -------
-    dict
-        Attribute name to decoded value. Attributes h5py cannot read are skipped.
-    """
-    try:
-        names = list(obj.attrs)
-    except Exception:
-        return {}
-    return _read_some(obj.attrs, names)
 
 
 # --------------------------------------------------------------------------- metadata classes
@@ -464,91 +165,7 @@ class DatasetMeta:
         return Axis(self.label, self.units).title
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _text(value: Any) -> str:
-    """A short label/unit string from a decoded attribute, or ""."""
-    if isinstance(value, list | tuple) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.reshape(()).item()
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, bool) or value is None:
-        return ""
-    if isinstance(value, int | float):
-        value = str(value)
-    if not isinstance(value, str):
-        return ""
-    value = value.strip()
-    return value[:_MAX_LABEL_CHARS]
-
-
-def _number(value: Any, default: float) -> float:
-    """A finite float from a decoded attribute, or `default`."""
-    try:
-        if isinstance(value, np.ndarray) and value.size == 1:
-            value = value.reshape(()).item()
-        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-            return default
-        out = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    return out if math.isfinite(out) else default
-
-
-def _index(value: Any) -> int | None:
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.reshape(()).item()
-    if isinstance(value, list | tuple) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _dim_count(value: Any) -> int | None:
-    """Signal dimensions from a PyMoDAQ ``data_dimension`` ("Data1D", "1D", "ND", ...)."""
-    text = _text(value).upper()
-    m = re.fullmatch(r"(?:DATA)?([0-9])D", text)
-    return int(m.group(1)) if m else None
-
-
-def _nav_indexes(value: Any) -> tuple[int, ...] | None:
-    if isinstance(value, np.ndarray):
-        value = value.ravel().tolist()
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, list | tuple):
-        return None
-    out = []
-    for v in value:
-        i = _index(v)
-        if i is None or i < 0:
-            return None
-        out.append(i)
-    return tuple(out)
-
-
-def _names(value: Any) -> list[str]:
-    """NeXus ``@axes``: a list of names, or one string separated by ``:`` or ``,``."""
-    if isinstance(value, np.ndarray):
-        value = value.ravel().tolist()
-    if isinstance(value, str):
-        value = re.split(r"[:,]", value) if (":" in value or "," in value) else [value]
-    if not isinstance(value, list | tuple):
-        return []
-    out = []
-    for v in value:
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "replace")
-        out.append(v.strip() if isinstance(v, str) else ".")
-    return out
+# --------------------------------------------------------------------------- element types
 
 
 def _classify(dtype: np.dtype) -> tuple[str, bool, str]:
@@ -597,33 +214,7 @@ def _classify_uncached(dtype: np.dtype) -> tuple[str, bool, str]:
     return str(dtype), False, f"{dtype} values cannot be plotted"
 
 
-def _pick_label(
-    attrs: Mapping[str, Any], parent: Mapping[str, Any], name: str, pymodaq: Any
-) -> str:
-    """Label from the dataset's attributes, the PyMoDAQ channel group, or the name.
-
-    `pymodaq` is a bool, or a callable returning one (evaluated only if needed).
-    """
-    for key in ("long_name", "label", "name"):
-        text = _text(attrs.get(key))
-        if text:
-            return text
-    if pymodaq() if callable(pymodaq) else pymodaq:
-        text = _text(parent.get("label")) or _text(parent.get("TITLE"))
-        if text:
-            return text
-    return _text(attrs.get("TITLE")) or name
-
-
-def _pick_units(attrs: Mapping[str, Any], parent: Mapping[str, Any], pymodaq: Any) -> str:
-    text = _text(attrs.get("units")) or _text(attrs.get("unit"))
-    if not text and (pymodaq() if callable(pymodaq) else pymodaq):
-        text = _text(parent.get("units")) or _text(parent.get("unit"))
-    return text
-
-
-def _is_pymodaq(attrs: Mapping[str, Any], parent_name: str) -> bool:
-    return "data_dimension" in attrs or "nav_indexes" in attrs or bool(_CH_GROUP.match(parent_name))
+# --------------------------------------------------------------------------- dimensions and axes
 
 
 def _split(
@@ -880,129 +471,3 @@ def _describe(ds: h5py.Dataset, path: str) -> DatasetMeta:
         axes=tuple(axes),
         nav_axes=tuple(nav_axes),
     )
-
-
-# --------------------------------------------------------------------------- tree
-
-
-def tree_nodes(group: h5py.Group) -> list[dict]:
-    """A flat, JSON-serialisable list of the groups, datasets and links under `group`.
-
-    Parameters
-    ----------
-    group : h5py.Group
-        Where to start (a file or a group); it is the first node.
-
-    Returns
-    -------
-    list of dict
-        Depth-first, children in name order. Every node has ``path``, ``name``,
-        ``parent`` and ``kind`` (``"group"``, ``"dataset"`` or ``"link"``).
-        Datasets add ``shape``, ``dtype``, ``plottable``, ``reason``, ``label``,
-        ``units`` and ``growing``; links (soft, external, or a second hard link to
-        a group already listed) add the target in ``reason``. Links are not
-        followed. Axis data is not read, so this costs a few tens of µs per node.
-    """
-    nodes: list[dict] = []
-    try:
-        root = group.name or "/"
-        gid = group.id
-    except Exception:
-        return nodes
-    parent = (root.rsplit("/", 1)[0] or "/") if root != "/" else ""
-    name = root.rsplit("/", 1)[-1] if root != "/" else "/"
-    nodes.append({"path": root, "name": name, "parent": parent, "kind": "group"})
-    seen: dict[int, str] = {}
-    with contextlib.suppress(Exception):
-        seen[h5py.h5o.get_info(gid).addr] = root
-    _walk(gid, root, nodes, seen)
-    return nodes
-
-
-def _walk(gid: Any, path: str, nodes: list[dict], seen: dict[int, str]) -> None:
-    links: list[tuple[bytes, int, int]] = []
-
-    def collect(name: bytes, info: Any) -> None:
-        links.append((name, info.type, info.u))
-
-    try:
-        gid.links.iterate(collect, info=True)
-    except Exception:
-        return
-    group_attrs = _LazyAttrs(gid)
-    group_name = path.rsplit("/", 1)[-1]
-    for raw_name, link_type, address in links:
-        name = raw_name.decode("utf-8", "replace")
-        child = f"{path}/{name}" if path != "/" else f"/{name}"
-        base = {"path": child, "name": name, "parent": path}
-        if link_type != h5py.h5l.TYPE_HARD:
-            nodes.append({**base, "kind": "link", "reason": _link_target(gid, raw_name, link_type)})
-            continue
-        try:
-            oid = h5py.h5o.open(gid, raw_name)
-        except Exception as exc:
-            nodes.append({**base, "kind": "link", "reason": f"cannot open: {exc}"})
-            continue
-        if isinstance(oid, h5py.h5g.GroupID):
-            # a hard link's address identifies the group: list each group once (no cycles)
-            if address in seen:
-                nodes.append({**base, "kind": "link", "reason": f"hard link to {seen[address]}"})
-                continue
-            seen[address] = child
-            nodes.append({**base, "kind": "group"})
-            _walk(oid, child, nodes, seen)
-        elif isinstance(oid, h5py.h5d.DatasetID):
-            nodes.append({**base, **_dataset_summary(oid, name, group_attrs, group_name)})
-
-
-def _link_target(gid: Any, name: bytes, link_type: int) -> str:
-    try:
-        target = gid.links.get_val(name)
-    except Exception:
-        return "link"
-    if link_type == h5py.h5l.TYPE_SOFT:
-        return f"soft link to {target.decode('utf-8', 'replace')}"
-    if link_type == h5py.h5l.TYPE_EXTERNAL and isinstance(target, tuple) and len(target) == 2:
-        fname, obj = (t.decode("utf-8", "replace") for t in target)
-        return f"external link to {fname}:{obj}"
-    return "user-defined link"
-
-
-def _dataset_summary(
-    oid: Any, name: str, group_attrs: Mapping[str, Any], group_name: str
-) -> dict[str, Any]:
-    """The dataset fields of a tree node, from the low-level id (no axis data read)."""
-    out: dict[str, Any] = {"kind": "dataset"}
-    try:
-        space = oid.get_space()
-        null = space.get_simple_extent_type() == h5py.h5s.NULL
-        shape = () if null else tuple(int(s) for s in space.shape)
-        maxshape = () if null else space.get_simple_extent_dims(True)
-        dtype_str, plottable, reason = _classify(oid.dtype)
-        if null:
-            plottable, reason = False, "null dataspace: the dataset holds no values"
-        attrs = _LazyAttrs(oid)
-
-        def pymodaq() -> bool:
-            return _is_pymodaq(attrs, group_name)
-
-        out.update(
-            shape=list(shape),
-            dtype=dtype_str,
-            plottable=plottable,
-            reason=reason,
-            label=_pick_label(attrs, group_attrs, name, pymodaq),
-            units=_pick_units(attrs, group_attrs, pymodaq),
-            growing=bool(maxshape) and maxshape[0] == h5py.h5s.UNLIMITED,
-        )
-    except Exception as exc:
-        out.update(
-            shape=[],
-            dtype="unknown",
-            plottable=False,
-            reason=f"could not read the dataset: {type(exc).__name__}: {exc}",
-            label=name,
-            units="",
-            growing=False,
-        )
-    return out

@@ -18,6 +18,7 @@ The reader never writes: files are always opened with mode ``"r"``.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -25,8 +26,6 @@ from pathlib import Path
 from typing import Literal
 
 import h5py
-
-from swmr_widgets.metadata import decode_attr
 
 __all__ = [
     "FileLockedError",
@@ -285,14 +284,34 @@ def _open_once(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File,
 
 
 def _flag(value: object) -> bool:
-    """Truth of a root flag such as PyMoDAQ's ``swmr_active`` (plain or JSON-encoded)."""
-    value = decode_attr(value)
+    """Truth of a root flag such as PyMoDAQ's ``swmr_active``; never raises.
+
+    Plain values (bool, int, numpy scalars and one-element arrays), text and
+    bytes (``"true"``, ``"1"``, ``"yes"``) and PyMoDAQ's JSON form
+    ``{"module": "builtins", "type": "bool", "data": "True"}`` (read with
+    :mod:`json`, never evaluated) are understood; anything else is False.
+    """
+    item = getattr(value, "item", None)  # numpy scalar or array: a Python value
+    if callable(item):
+        try:
+            value = item()
+        except (TypeError, ValueError):  # more than one element
+            return False
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
     if isinstance(value, str):
-        return value.strip().lower() in {"true", "1", "yes"}
-    try:
-        return bool(value)
-    except ValueError:  # an array attribute
-        return False
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                payload = json.loads(text)
+            except (ValueError, RecursionError):
+                return False
+            data = payload.get("data") if isinstance(payload, dict) else None
+            if isinstance(data, bool | int | float):
+                return bool(data)
+            text = data.strip() if isinstance(data, str) else ""
+        return text.strip("'\"").lower() in {"true", "1", "yes", "np.true_", "numpy.true_"}
+    return isinstance(value, bool | int | float) and bool(value)
 
 
 def _check_readable_hdf5(path: Path) -> None:

@@ -6,7 +6,7 @@ node, needs seconds for 2,000 nodes). The frontend (``static/tree.js``) renders
 only the children of expanded groups, and live shape changes travel as small
 ``{path: shape}`` messages that update the affected rows only.
 
-Node dicts, as made by :func:`swmr_widgets.metadata.tree_nodes`::
+Node dicts, as made by :func:`swmr_widgets.nodes.tree_nodes`::
 
     {"path": "/RawData", "name": "RawData", "parent": "/", "kind": "group"}
     {"path": "/RawData/x", "name": "x", "parent": "/RawData", "kind": "dataset",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +15,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 import swmr_writer  # noqa: E402
+
+from swmr_widgets.processes import kill, spawn, stop  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,15 +33,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _spawn(script: str, path: Path, *args: str, stdin: int) -> subprocess.Popen:
-    """Start ``tests/<script> PATH ARGS`` in its own session, with text pipes."""
-    return subprocess.Popen(
-        [sys.executable, str(HERE / script), str(path), *args],
-        stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    """Start ``tests/<script> PATH ARGS`` in its own process group, with text pipes."""
+    cmd = [sys.executable, str(HERE / script), str(path), *args]
+    return spawn(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 class ScriptedWriter:
@@ -55,7 +49,7 @@ class ScriptedWriter:
     def _expect(self, prefix: str) -> str:
         line = self.proc.stdout.readline()
         if not line.startswith(prefix):
-            self.proc.kill()
+            kill(self.proc)
             raise RuntimeError(f"writer said {line!r}; stderr: {self.proc.stderr.read()}")
         return line
 
@@ -78,9 +72,7 @@ class ScriptedWriter:
 
     def kill(self) -> None:
         """SIGKILL the writer, as a crash would."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        kill(self.proc, timeout=10)
 
     def stop(self) -> None:
         self.kill()
@@ -148,14 +140,11 @@ class StreamWriter:
 
     def kill(self) -> None:
         """SIGKILL the writer, as a crash would."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        kill(self.proc, timeout=10)
 
     def finish(self, timeout: float = 30.0) -> dict[str, float]:
         """Stop the writer cleanly (SIGTERM) and return the totals of its ``done`` line."""
-        os.kill(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=timeout)
+        stop(self.proc, timeout)
         while True:
             line = self.expect("", timeout=timeout)
             if line.startswith("done") or not line:
@@ -168,9 +157,7 @@ class StreamWriter:
         }
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        self.kill()
         for stream in (self.proc.stdout, self.proc.stderr):
             stream.close()
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -125,13 +123,14 @@ class ScanWriter:
 
     def __init__(self, path: Path, *args: str) -> None:
         self.path = path
-        self.proc = subprocess.Popen(
+        from swmr_widgets.processes import spawn
+
+        self.proc = spawn(
             [sys.executable, __file__, str(path), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,
         )
         self._expect("ready")
 
@@ -150,9 +149,9 @@ class ScanWriter:
 
     def stop(self) -> None:
         """SIGKILL the writer (as a crash would) and close its pipes."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        from swmr_widgets.processes import kill
+
+        kill(self.proc)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             stream.close()
 

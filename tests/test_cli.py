@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
 import re
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from swmr_widgets import __version__, cli
+from swmr_widgets import __version__, cli, processes, servers
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,7 +48,7 @@ def test_view_of_directory_is_refused(tmp_path: Path) -> None:
 )
 def test_viewer_notebook_embeds_path_safely(tmp_path: Path, name: str) -> None:
     h5 = tmp_path / name
-    nb_path = cli.write_viewer_notebook(tmp_path, h5, interval=0.25)
+    nb_path = servers.write_viewer_notebook(tmp_path, h5, interval=0.25)
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     assert nb["nbformat"] == 4
     code = "".join(nb["cells"][1]["source"])
@@ -68,16 +67,16 @@ def test_viewer_notebook_embeds_path_safely(tmp_path: Path, name: str) -> None:
 
 
 def test_server_commands() -> None:
-    voila = cli.voila_command("nb.ipynb", 8866)
+    voila = servers.voila_command("nb.ipynb", 8866)
     assert voila[:3] == [sys.executable, "-m", "voila"]
     assert "--no-browser" in voila and "--port=8866" in voila and "--Voila.ip=127.0.0.1" in voila
-    lab = cli.lab_command("/tmp", 8888, "tok")
+    lab = servers.lab_command("/tmp", 8888, "tok")
     assert lab[:4] == [sys.executable, "-m", "jupyter", "lab"]
     assert "--ServerApp.token=tok" in lab and "--ServerApp.ip=127.0.0.1" in lab
 
 
 def test_find_free_port() -> None:
-    port = cli.find_free_port()
+    port = servers.find_free_port()
     assert 0 < port < 65536
 
 
@@ -86,12 +85,11 @@ def test_view_command_serves_and_stops(tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil")
     pytest.importorskip("voila")
     h5 = tmp_path / "missing-yet.h5"
-    proc = subprocess.Popen(
+    proc = processes.spawn(
         [sys.executable, "-m", "swmr_widgets.cli", "view", str(h5), "--no-browser", "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
     )
     try:
         url = None
@@ -117,16 +115,13 @@ def test_view_command_serves_and_stops(tmp_path: Path) -> None:
         _gone, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, [p.pid for p in alive]
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait(timeout=10)
+        processes.kill(proc, timeout=10)
 
 
 def test_lab_session_state_is_private(tmp_path: Path) -> None:
-    settings = cli.write_lab_settings(tmp_path / "settings")
+    settings = servers.write_lab_settings(tmp_path / "settings")
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     assert json.loads(tracker.read_text())["autoStartDefaultKernel"] is True
-    cmd = cli.lab_command(tmp_path / "served", 8888, "tok", state_dir=tmp_path)
+    cmd = servers.lab_command(tmp_path / "served", 8888, "tok", state_dir=tmp_path)
     assert f"--LabApp.user_settings_dir={tmp_path / 'settings'}" in cmd
     assert f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}" in cmd

@@ -15,10 +15,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from waits import gone, wait_for
 
 from swmr_widgets import demo
-from swmr_widgets.demo import DemoWriter, start_demo, trend_value
-from swmr_widgets.metadata import decode_attr, describe_dataset, read_attrs
+from swmr_widgets.attrs import decode_attr, read_attrs
+from swmr_widgets.demo import DemoConfig, DemoWriter, build_parser, start_demo, trend_value
+from swmr_widgets.metadata import describe_dataset
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,29 +40,6 @@ ALL_PATHS = [
 ]
 
 
-def _gone(pid: int) -> bool:
-    """Whether process `pid` has exited (a zombie counts as exited)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Callable[..., DemoWriter]]:
     """Start demo writers on files in ``tmp_path``; each is stopped (by pid) at teardown."""
@@ -74,7 +53,7 @@ def start(tmp_path: Path) -> Iterator[Callable[..., DemoWriter]]:
     yield _start
     for writer in writers:
         writer.stop(timeout=5)
-        if writer.pid is not None and not _gone(writer.pid):
+        if writer.pid is not None and not gone(writer.pid):
             os.kill(writer.pid, signal.SIGKILL)
 
 
@@ -88,6 +67,34 @@ def test_trend_value_is_exact_and_chunk_independent():
     assert not np.array_equal(whole, trend_value(i, seed=4))
     assert whole.min() > 0.9 and whole.max() < 1.6
     assert (demo.counter_value(i) > 2**31).all()
+
+
+def test_config_round_trips_through_the_command_line():
+    parse = build_parser().parse_args
+    assert DemoConfig.from_args(parse(["x.h5"])) == DemoConfig()
+    assert DemoConfig().to_argv() == []
+    config = DemoConfig(
+        rate=0.1, duration=2.5, rows_per_step=3, scan_points=0, frame_every=4, seed=-7,
+        swmr_delay=1e-3, swmr=False,
+    )  # fmt: skip
+    assert DemoConfig.from_args(parse(["x.h5", *config.to_argv()])) == config
+    assert DemoConfig(rate="20", frame_every=None, seed="3") == DemoConfig(rate=20.0, seed=3)
+    assert DemoConfig(rate=50).frame_steps == 10 and DemoConfig(frame_every=2).frame_steps == 2
+    assert DemoConfig(rows_per_step=0).step_rows == 1 and DemoConfig(rate=4).period == 0.25
+    for bad in ({"rate": 0}, {"rate": "fast"}, {"scan_points": -1}, {"swmr_delay": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            DemoConfig(**bad)
+
+
+def test_writer_command_comes_from_its_config(tmp_path):
+    base = DemoConfig(rate=20, seed=5)
+    writer = DemoWriter(tmp_path / "c.h5", base, scan_points=0)
+    assert writer.config == DemoConfig(rate=20, seed=5, scan_points=0)
+    cmd = writer.command()
+    assert cmd[:4] == [sys.executable, "-m", "swmr_widgets.demo", str(tmp_path / "c.h5")]
+    assert cmd[4:-2] == writer.config.to_argv()
+    assert cmd[-2:] == ["--parent-pid", str(os.getpid())]
+    assert DemoWriter(tmp_path / "d.h5", rate=20).config == DemoConfig(rate=20)
 
 
 def test_layout_and_attributes(start):
@@ -169,12 +176,12 @@ def test_data_grows_across_refresh(start):
                 ds.refresh()
             return trend.shape[0] >= n0 + 30 and spectra.shape[0] >= s0 + 10
 
-        _wait_for(grew, 10, "the datasets to grow")
+        wait_for(grew, 10, "the datasets to grow")
         n = trend.shape[0]
         assert spectra.shape[1:] == (512,) and frames.shape[1:] == (120, 160)
         assert frames.shape[0] >= 1
         # rows flushed by earlier steps hold exactly the documented values
-        _wait_for(lambda: (trend.refresh(), trend.shape[0] > n)[1], 10, "one more step")
+        wait_for(lambda: (trend.refresh(), trend.shape[0] > n)[1], 10, "one more step")
         np.testing.assert_array_equal(trend[:n], trend_value(np.arange(n), seed=7))
         temperature = f[demo.TEMPERATURE_PATH]
         temperature.refresh()
@@ -197,7 +204,7 @@ def test_scan_is_filled_in_place(start):
             scan.refresh()
             return int(np.count_nonzero(~np.isnan(scan[:])))
 
-        _wait_for(lambda: filled() == 25, 10, "the scan to be complete")
+        wait_for(lambda: filled() == 25, 10, "the scan to be complete")
         values = scan[:]
         assert np.isfinite(values).all() and scan.shape == (25,)  # never resized
         scan1d.refresh()
@@ -205,7 +212,7 @@ def test_scan_is_filled_in_place(start):
         # once the scan is complete, the growing channels go on
         trend.refresh()
         n = trend.shape[0]
-        _wait_for(lambda: (trend.refresh(), trend.shape[0] > n + 5)[1], 10, "more trend rows")
+        wait_for(lambda: (trend.refresh(), trend.shape[0] > n + 5)[1], 10, "more trend rows")
         scan.refresh()
         np.testing.assert_array_equal(scan[:], values)
     assert writer.stop() == 0
@@ -216,7 +223,7 @@ def test_stop_is_clean(start):
     pid = writer.pid
     assert writer.stop() == 0
     assert not writer.running and writer.returncode == 0
-    _wait_for(lambda: _gone(pid), 5, "the writer process to be gone")
+    wait_for(lambda: gone(pid), 5, "the writer process to be gone")
     assert writer.stop() == 0  # idempotent
     with h5py.File(writer.path, "r") as f:  # closed properly: a plain open works
         assert bool(f.attrs["swmr_active"]) is False
@@ -345,11 +352,11 @@ def test_writer_stops_when_its_parent_dies(tmp_path):
     assert out.returncode == 0, out.stderr
     pid = int(out.stdout.split()[0])
     try:
-        _wait_for(lambda: _gone(pid), 10, "the orphaned writer to stop")
+        wait_for(lambda: gone(pid), 10, "the orphaned writer to stop")
     finally:
-        if not _gone(pid):
+        if not gone(pid):
             os.kill(pid, signal.SIGKILL)
-    _wait_for(lambda: _can_open(path), 5, "the file to be closed")
+    wait_for(lambda: _can_open(path), 5, "the file to be closed")
     with h5py.File(path, "r") as f:
         assert bool(f.attrs["swmr_active"]) is False
 

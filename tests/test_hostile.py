@@ -29,13 +29,9 @@ pytest.importorskip("bqplot")
 pytest.importorskip("anywidget")
 
 from swmr_widgets import SwmrView
-from swmr_widgets.metadata import (
-    MAX_PARSED_CHARS,
-    decode_attr,
-    describe_dataset,
-    read_attrs,
-    tree_nodes,
-)
+from swmr_widgets.attrs import MAX_PARSED_CHARS, decode_attr, read_attrs
+from swmr_widgets.metadata import describe_dataset
+from swmr_widgets.nodes import tree_nodes
 from swmr_widgets.panels import DetailsPanel
 
 pytestmark = pytest.mark.timeout(120)

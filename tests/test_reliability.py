@@ -32,6 +32,7 @@ pytest.importorskip("anywidget")
 
 from swmr_widgets import SwmrView
 from swmr_widgets.follow import DatasetFollower
+from swmr_widgets.processes import kill, spawn
 from swmr_widgets.swmr import (
     NotHDF5Error,
     UncleanFileError,
@@ -718,7 +719,7 @@ def test_two_views_and_a_reader_process_share_one_live_file(stream_factory, view
     w.expect("created")
     w.expect("swmr")
     w.expect("ready")
-    reader = subprocess.Popen(
+    reader = spawn(
         [sys.executable, "-c", READER, str(w.path), "1.5", str(Path(__file__).parent)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -745,9 +746,7 @@ def test_two_views_and_a_reader_process_share_one_live_file(stream_factory, view
         asyncio.run(main())
         out, err = reader.communicate(timeout=60)
     finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait()
+        kill(reader)
     totals = w.finish()
     assert seen["alive"]
     assert watch.loop_errors == []

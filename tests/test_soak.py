@@ -32,6 +32,8 @@ pytest.importorskip("psutil")
 
 import psutil
 
+from swmr_widgets.processes import kill, spawn
+
 ROWS_PER_S = 5000
 FRAME_HZ = 10
 FRAME_SIZE = 256
@@ -51,13 +53,12 @@ def run_soak(stream_factory, views, duration: float, warmup: float) -> dict:
     w.expect("ready")
     # the followers run in a reader process of their own: HDF5 cannot refresh a dataset
     # that is open twice in one process (see swmr_widgets.view._SharedFile)
-    reader = subprocess.Popen(
+    reader = spawn(
         [sys.executable, str(HERE / "follow_reader.py"), str(w.path), str(INTERVAL)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
     )
     view = views(w.path, selected=[sw.VALUE, sw.COUNTER, sw.FRAMES], interval=INTERVAL)
     tick_times: list[float] = []
@@ -105,9 +106,7 @@ def run_soak(stream_factory, views, duration: float, warmup: float) -> dict:
         asyncio.run(main())
         view.refresh()
     finally:
-        if reader.poll() is None:
-            reader.kill()
-        reader.wait(timeout=10)
+        kill(reader, timeout=10)
         for stream in (reader.stdin, reader.stdout, reader.stderr):
             stream.close()
     ticks = np.asarray(tick_times[5:])  # the first ticks build the panels

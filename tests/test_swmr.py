@@ -156,6 +156,62 @@ def test_open_closed_pymodaq_file_with_swmr_active(tmp_path):
     assert is_swmr is True
 
 
+def test_core_does_not_import_attribute_decoding():
+    code = "import sys, swmr_widgets.swmr; print(*sys.modules, sep='\\n')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    loaded = set(out.stdout.split())
+    assert "swmr_widgets.swmr" in loaded
+    assert not loaded & {"swmr_widgets.attrs", "swmr_widgets.metadata", "swmr_widgets.nodes"}
+
+
+PMD_TRUE = '{"module": "builtins", "type": "bool", "data": "True"}'
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # PyMoDAQ's JSON
+        (PMD_TRUE, True),
+        (PMD_TRUE.replace("True", "False"), False),
+        (np.bytes_(PMD_TRUE.encode()), True),
+        ('{"module": "builtins", "type": "str", "data": "\'True\'"}', True),
+        ('{"module": "numpy", "type": "bool", "data": "np.True_"}', True),
+        ('{"data": true}', True),
+        ('{"data": 0}', False),
+        # plain, bytes and numpy
+        (True, True),
+        (False, False),
+        (1, True),
+        (0, False),
+        (" Yes ", True),
+        ("false", False),
+        (b"true", True),
+        (b"0", False),
+        (np.bool_(True), True),
+        (np.bool_(False), False),
+        (np.array(True), True),
+        (np.array([1], dtype="u1"), True),
+        (np.int8(0), False),
+        # garbage
+        ("", False),
+        ("maybe", False),
+        (b"\xff\xfe", False),
+        ('{"data": ', False),
+        ('{"data": ' + "[" * 100_000, False),
+        ('{"module": "os", "type": "system", "data": "__import__(\'os\').getpid()"}', False),
+        ('{"data": [true]}', False),
+        ("[true]", False),
+        (np.array([True, False]), False),
+        (h5py.Empty("f8"), False),
+        (None, False),
+        (object(), False),
+    ],
+)
+def test_flag_forms(value, expected):
+    assert core._flag(value) is expected
+
+
 def test_open_live_swmr_writer_auto_and_forced(writer):
     for mode in ("auto", True):
         f, is_swmr = open_h5_file_for_reading(writer.path, swmr=mode)

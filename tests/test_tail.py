@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 import swmr_writer
 
+from swmr_widgets.processes import kill, spawn
+
 DEADLINE = 30.0
 
 
@@ -26,12 +28,11 @@ class Tail:
     """``swmr-widgets tail ...`` in its own process, its stdout read line by line."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-m", "swmr_widgets.cli", "tail", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.errors: list[str] = []
@@ -70,9 +71,7 @@ class Tail:
         return self.proc.wait(timeout=DEADLINE)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=DEADLINE)
+        kill(self.proc)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ STATIC = Path(tree_mod.__file__).parent / "static"
 
 
 # ----------------------------------------------------------------------------
-# a small node generator shaped like swmr_widgets.metadata.tree_nodes
+# a small node generator shaped like swmr_widgets.nodes.tree_nodes
 # ----------------------------------------------------------------------------
 def make_nodes(n_groups: int, per_group: int, extras: bool = True) -> list[dict]:
     """Depth-first nodes: /RawData/GRPggg/Dddd datasets, plus odd cases."""

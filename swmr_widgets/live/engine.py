@@ -27,11 +27,13 @@ from typing import Any
 
 import h5py
 
+from swmr_widgets.attrs import _LazyAttrs, _text
 from swmr_widgets.live.feeds import Feed, feed_class
 from swmr_widgets.live.health import Health, RateMeter, State
 from swmr_widgets.live.source import Change, FileSource
 from swmr_widgets.live.updates import Update
-from swmr_widgets.metadata import DatasetMeta, _LazyAttrs, _text, describe_dataset, tree_nodes
+from swmr_widgets.metadata import DatasetMeta, describe_dataset
+from swmr_widgets.nodes import tree_nodes
 from swmr_widgets.swmr import SwmrMode, refresh_cached
 
 __all__ = ["LiveFile", "Poll"]

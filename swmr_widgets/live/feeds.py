@@ -30,10 +30,11 @@ from typing import ClassVar
 import h5py
 import numpy as np
 
+from swmr_widgets.attrs import read_attrs
 from swmr_widgets.follow import DatasetFollower, History
 from swmr_widgets.live.axes import AxisReader, Resolve
 from swmr_widgets.live.updates import Details, Latest, Rows, ScanMap, Slice, Update, Value
-from swmr_widgets.metadata import DatasetMeta, read_attrs
+from swmr_widgets.metadata import DatasetMeta
 
 __all__ = [
     "DetailsFeed",

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from swmr_widgets import processes
+
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parent.parent
 HOST = "127.0.0.1"
@@ -153,16 +155,14 @@ class ManagedProcess:
         self.log_path = log_path
         self.lines: list[str] = []
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             args,
-            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if pipe_stdout else self._log,
             stderr=self._log,
             text=True,
             bufsize=1,
-            cwd=str(REPO_ROOT),
+            cwd=REPO_ROOT,
             env=env if env is not None else server_env(),
-            start_new_session=True,
         )
         self._known: dict[int, Any] = {}
         self._reader: threading.Thread | None = None
@@ -232,13 +232,9 @@ class ManagedProcess:
         return self.proc.poll()
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """Terminate, then SIGKILL the group and any recorded descendant left over."""
-        code = self.terminate(timeout)
-        if code is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=10)
+        """Stop the command's group (SIGTERM, wait, SIGKILL), then any recorded descendant left."""
+        self.remember_children()
+        code = processes.stop(self.proc, timeout, kill_timeout=10)
         for p in _alive(self.known_children):
             with contextlib.suppress(Exception):
                 p.kill()
@@ -246,7 +242,7 @@ class ManagedProcess:
             self._reader.join(timeout=5)
         with contextlib.suppress(OSError):
             self._log.close()
-        return self.proc.poll()
+        return code
 
 
 class CliServer(ManagedProcess):
@@ -390,7 +386,7 @@ def _is_root() -> bool:
 
 
 def server_command(kind: str, target: Path, port: int, token: str, state: Path) -> list[str]:
-    """Command line of a ``kind`` server on ``target`` (the flags of ``swmr_widgets.cli``).
+    """Command line of a ``kind`` server on ``target`` (the flags of ``swmr_widgets.servers``).
 
     Parameters
     ----------
@@ -406,7 +402,7 @@ def server_command(kind: str, target: Path, port: int, token: str, state: Path) 
     state : pathlib.Path
         Directory for this server's user settings and workspaces.
     """
-    from swmr_widgets.cli import lab_command, voila_command, write_lab_settings
+    from swmr_widgets.servers import lab_command, voila_command, write_lab_settings
 
     if kind == "voila":
         return voila_command(target, port)
