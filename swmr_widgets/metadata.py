@@ -17,9 +17,8 @@ dataset that cannot be plotted says why in :attr:`DatasetMeta.reason`.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import h5py
@@ -27,79 +26,26 @@ import numpy as np
 
 from swmr_widgets.attrs import (
     _dim_count,
-    _index,
     _is_pymodaq,
     _LazyAttrs,
-    _names,
     _nav_indexes,
-    _number,
     _pick_label,
     _pick_units,
-    _text,
+)
+from swmr_widgets.conventions import (
+    _AXIS_NAME,
+    MAX_AXIS_VALUES,
+    Axis,
+    _nexus_axes,
+    _pymodaq_axes,
+    _scale_axes,
+    netcdf_placeholder,
 )
 
-__all__ = ["Axis", "DatasetMeta", "describe_dataset"]
-
-#: Largest axis dataset whose values are read into :attr:`Axis.values`.
-MAX_AXIS_VALUES = 1_000_000
-#: How many ancestor groups are searched for a PyMoDAQ ``NavAxes`` group.
-_NAV_SEARCH_DEPTH = 6
-
-_AXIS_NAME = re.compile(r"^Axis\d+$")
+__all__ = ["MAX_AXIS_VALUES", "Axis", "DatasetMeta", "broken_meta", "describe_dataset"]
 
 
 # --------------------------------------------------------------------------- metadata classes
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One axis of a dataset: what it is called, its units and its coordinates.
-
-    Attributes
-    ----------
-    label, units : str
-        Name and units of the axis ("" if unknown).
-    values : numpy.ndarray or None
-        Explicit coordinates read from an axis dataset (read-only), if known.
-    offset, scaling : float
-        Linear coordinates ``offset + scaling * index`` used without `values`.
-    path : str
-        Absolute path of the axis dataset it was read from ("" if none). Its
-        `values` are not read when that dataset grows; follow it instead.
-    """
-
-    label: str = ""
-    units: str = ""
-    values: np.ndarray | None = field(default=None, compare=False, repr=False)
-    offset: float = 0.0
-    scaling: float = 1.0
-    path: str = ""
-
-    @property
-    def title(self) -> str:
-        """``"label (units)"``, or whichever of the two is known, or ``""``."""
-        if self.label and self.units:
-            return f"{self.label} ({self.units})"
-        return self.label or self.units
-
-    def coordinates(self, n: int) -> np.ndarray:
-        """Float64 coordinates of the first `n` positions along the axis.
-
-        Parameters
-        ----------
-        n : int
-            Number of positions.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``values[:n]`` when `values` has at least `n` entries, else
-            ``offset + scaling * arange(n)``.
-        """
-        n = max(int(n), 0)
-        if self.values is not None and len(self.values) >= n:
-            return np.asarray(self.values[:n], dtype=np.float64)
-        return self.offset + self.scaling * np.arange(n, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -253,136 +199,15 @@ def _default_axes(nav: int, signal: int, growing: bool, prefilled: bool) -> tupl
     return nav_axes, axes
 
 
-def _axis_from(ds: h5py.Dataset, pymodaq: bool) -> tuple[Axis, int | None]:
-    """An :class:`Axis` read from an axis dataset, and its ``@index`` if any."""
-    attrs = _LazyAttrs(ds.id)
-    label = _text(attrs.get("long_name")) or _text(attrs.get("label"))
-    if not label and pymodaq:
-        label = _text(attrs.get("TITLE"))
-    label = label or ds.name.rsplit("/", 1)[-1]
-    units = _text(attrs.get("units")) or _text(attrs.get("unit"))
-    values = None
-    try:
-        growing = bool(ds.maxshape) and ds.maxshape[0] is None
-        if (
-            not growing
-            and ds.ndim == 1
-            and 0 < ds.size <= MAX_AXIS_VALUES
-            and ds.dtype.kind in "biuf"
-        ):
-            values = np.asarray(ds[()], dtype=np.float64)
-            values.setflags(write=False)
-    except Exception:
-        values = None
-    axis = Axis(
-        label=label,
-        units=units,
-        values=values,
-        offset=_number(attrs.get("offset"), 0.0),
-        scaling=_number(attrs.get("scaling"), 1.0) or 1.0,
-        path=ds.name or "",
-    )
-    return axis, _index(attrs.get("index"))
-
-
-def _child_datasets(group: h5py.Group, pattern: re.Pattern[str]) -> list[h5py.Dataset]:
-    out = []
-    for key in sorted(group):
-        if not pattern.match(key):
-            continue
-        try:
-            obj = group.get(key)
-        except Exception:
-            continue
-        if isinstance(obj, h5py.Dataset):
-            out.append(obj)
-    return out
-
-
-def _place(slots: list[Axis | None], axis: Axis, candidates: Iterable[int | None]) -> None:
-    """Put `axis` in the first free slot among `candidates`, else the first free slot."""
-    for c in candidates:
-        if c is not None and 0 <= c < len(slots) and slots[c] is None:
-            slots[c] = axis
-            return
-    for k, s in enumerate(slots):
-        if s is None:
-            slots[k] = axis
-            return
-
-
-def _pymodaq_axes(
-    ds: h5py.Dataset, parent: h5py.Group, nav: int, signal: int
-) -> tuple[list[Axis | None], list[Axis | None]]:
-    """Signal axes from sibling ``AxisNN`` datasets, navigation axes from ``NavAxes``."""
-    sig: list[Axis | None] = [None] * signal
-    nav_slots: list[Axis | None] = [None] * nav
-    if signal:
-        for axis_ds in _child_datasets(parent, _AXIS_NAME):
-            if axis_ds.name == ds.name:
-                continue
-            axis, idx = _axis_from(axis_ds, True)
-            # PyMoDAQ counts @index over the full array (nav dims first)
-            _place(sig, axis, (None if idx is None else idx - nav, idx))
-    if nav:
-        group = parent
-        for _ in range(_NAV_SEARCH_DEPTH):
-            try:
-                found = group.get("NavAxes")
-            except Exception:
-                found = None
-            if isinstance(found, h5py.Group):
-                for axis_ds in _child_datasets(found, _AXIS_NAME):
-                    axis, idx = _axis_from(axis_ds, True)
-                    _place(nav_slots, axis, (idx,))
-                break
-            if group.name in ("/", None):
-                break
-            group = group.parent
-    return nav_slots, sig
-
-
-def _nexus_axes(
-    ds: h5py.Dataset, parent: h5py.Group, parent_attrs: _LazyAttrs, ndim: int
-) -> list[Axis | None] | None:
-    """Axes of all dimensions from NeXus ``@signal``/``@axes``, or None if not NeXus."""
-    name = ds.name.rsplit("/", 1)[-1]
-    signal = _text(parent_attrs.get("signal"))
-    names: list[str] = []
-    if signal == name:
-        names = _names(parent_attrs.get("axes"))
-    slots: list[Axis | None] = [None] * ndim
-    if len(names) == ndim:
-        for k, axis_name in enumerate(names):
-            slots[k] = _nexus_axis(parent, axis_name)
-    if signal == name:
-        for key in parent_attrs.names():
-            if not key.endswith("_indices"):
-                continue
-            idx = _index(parent_attrs.get(key))
-            if idx is not None and 0 <= idx < ndim and slots[idx] is None:
-                slots[idx] = _nexus_axis(parent, key[: -len("_indices")])
-    if all(s is None for s in slots):
-        return None
-    return slots
-
-
-def _nexus_axis(parent: h5py.Group, axis_name: str) -> Axis | None:
-    if not axis_name or axis_name == "." or "/" in axis_name:
-        return None
-    try:
-        obj = parent.get(axis_name)
-    except Exception:
-        return None
-    if not isinstance(obj, h5py.Dataset):
-        return None
-    return _axis_from(obj, False)[0]
-
-
 # --------------------------------------------------------------------------- describe
 
 
-def _bad_meta(path: str, reason: str) -> DatasetMeta:
+#: Why a netCDF dimension placeholder is not offered as a plot.
+NETCDF_PLACEHOLDER = "a netCDF dimension without values (a placeholder, not a variable)"
+
+
+def broken_meta(path: str, reason: str) -> DatasetMeta:
+    """The description of a dataset that cannot be read: not plottable, with `reason`."""
     name = path.rsplit("/", 1)[-1]
     return DatasetMeta(
         path, name, (), "unknown", name, "", False, reason, False, False, 0, 0, (), ()
@@ -410,7 +235,7 @@ def describe_dataset(ds: h5py.Dataset) -> DatasetMeta:
     try:
         return _describe(ds, path)
     except Exception as exc:  # odd files must never break a viewer
-        return _bad_meta(path, f"could not describe the dataset: {type(exc).__name__}: {exc}")
+        return broken_meta(path, f"could not describe the dataset: {type(exc).__name__}: {exc}")
 
 
 def _describe(ds: h5py.Dataset, path: str) -> DatasetMeta:
@@ -420,9 +245,11 @@ def _describe(ds: h5py.Dataset, path: str) -> DatasetMeta:
     dtype_str, plottable, reason = _classify(ds.dtype)
     if raw_shape is None:
         plottable, reason = False, "null dataspace: the dataset holds no values"
+    attrs = _LazyAttrs(ds.id)
+    if netcdf_placeholder(attrs):
+        plottable, reason = False, NETCDF_PLACEHOLDER
     maxshape = ds.maxshape or ()
     growing = bool(maxshape) and maxshape[0] is None
-    attrs = _LazyAttrs(ds.id)
     try:
         parent = ds.parent
         parent_attrs: Any = _LazyAttrs(parent.id)
@@ -454,6 +281,15 @@ def _describe(ds: h5py.Dataset, path: str) -> DatasetMeta:
                 nav_found, sig_found = [None] * nav, [None] * signal
             nav_axes = [a or d for a, d in zip(nav_found, nav_axes, strict=True)]
             axes = [a or d for a, d in zip(sig_found, axes, strict=True)]
+        else:  # HDF5 dimension scales, as netCDF4 and xarray write them
+            scales = _scale_axes(ds, len(shape))
+            for k, axis in enumerate(scales or ()):
+                if axis is None:
+                    continue
+                if k < nav:
+                    nav_axes[k] = axis
+                elif k - nav < signal:
+                    axes[k - nav] = axis
 
     return DatasetMeta(
         path=path,

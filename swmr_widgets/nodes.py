@@ -17,7 +17,8 @@ from typing import Any
 import h5py
 
 from swmr_widgets.attrs import _is_pymodaq, _LazyAttrs, _pick_label, _pick_units
-from swmr_widgets.metadata import _classify
+from swmr_widgets.conventions import netcdf_placeholder
+from swmr_widgets.metadata import NETCDF_PLACEHOLDER, _classify
 
 __all__ = ["tree_nodes"]
 
@@ -33,7 +34,8 @@ def tree_nodes(group: h5py.Group) -> list[dict]:
     Returns
     -------
     list of dict
-        Depth-first, children in name order. Every node has ``path``, ``name``,
+        Depth-first, children in name order (in creation order in groups
+        created with ``track_order=True``). Every node has ``path``, ``name``,
         ``parent`` and ``kind`` (``"group"``, ``"dataset"`` or ``"link"``).
         Datasets add ``shape``, ``dtype``, ``plottable``, ``reason``, ``label``,
         ``units`` and ``growing``; links (soft, external, or a second hard link to
@@ -63,7 +65,7 @@ def _walk(gid: Any, path: str, nodes: list[dict], seen: dict[int, str]) -> None:
         links.append((name, info.type, info.u))
 
     try:
-        gid.links.iterate(collect, info=True)
+        gid.links.iterate(collect, idx_type=_index_type(gid), info=True)
     except Exception:
         return
     group_attrs = _LazyAttrs(gid)
@@ -90,6 +92,17 @@ def _walk(gid: Any, path: str, nodes: list[dict], seen: dict[int, str]) -> None:
             _walk(oid, child, nodes, seen)
         elif isinstance(oid, h5py.h5d.DatasetID):
             nodes.append({**base, **_dataset_summary(oid, name, group_attrs, group_name)})
+
+
+def _index_type(gid: Any) -> int:
+    """Creation order for groups that track it (``track_order=True``), else name order."""
+    try:
+        if isinstance(gid, h5py.h5f.FileID):  # the root group's own creation properties
+            gid = h5py.h5g.open(gid, b"/")
+        flags = gid.get_create_plist().get_link_creation_order()
+    except Exception:
+        return h5py.h5.INDEX_NAME
+    return h5py.h5.INDEX_CRT_ORDER if flags & h5py.h5p.CRT_ORDER_INDEXED else h5py.h5.INDEX_NAME
 
 
 def _link_target(gid: Any, name: bytes, link_type: int) -> str:
@@ -119,6 +132,8 @@ def _dataset_summary(
         if null:
             plottable, reason = False, "null dataspace: the dataset holds no values"
         attrs = _LazyAttrs(oid)
+        if netcdf_placeholder(attrs):
+            plottable, reason = False, NETCDF_PLACEHOLDER
 
         def pymodaq() -> bool:
             return _is_pymodaq(attrs, group_name)

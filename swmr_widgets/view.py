@@ -260,12 +260,13 @@ class SwmrView(widgets.VBox):
         self._panels_dirty = False
         if not self.live.attached:
             return
-        paths = [p for p in self.selected if p in self.live.paths]
-        try:
-            feeds = [self.live.follow(p) for p in paths]
-            self._panels = make_panels(feeds, self._request_tick)
-        except Exception as exc:  # a dataset we cannot describe must not break the view
-            self._errors.append(f"cannot show {', '.join(paths)}: {type(exc).__name__}: {exc}")
+        feeds = []
+        for path in (p for p in self.selected if p in self.live.paths):
+            try:  # a dataset that cannot be opened must not keep the others from showing
+                feeds.append(self.live.follow(path))
+            except Exception as exc:
+                self._errors.append(f"cannot show {path}: {type(exc).__name__}: {exc}")
+        self._panels = make_panels(feeds, self._request_tick)
         self._panel_box.children = [p.widget for p in self._panels]
 
     def _clear_panels(self) -> None:

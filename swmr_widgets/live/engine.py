@@ -32,7 +32,7 @@ from swmr_widgets.live.feeds import Feed, feed_class
 from swmr_widgets.live.health import Health, RateMeter, State
 from swmr_widgets.live.source import Change, FileSource
 from swmr_widgets.live.updates import Update
-from swmr_widgets.metadata import DatasetMeta, describe_dataset
+from swmr_widgets.metadata import DatasetMeta, broken_meta, describe_dataset
 from swmr_widgets.nodes import tree_nodes
 from swmr_widgets.swmr import SwmrMode, refresh_cached
 
@@ -186,7 +186,15 @@ class LiveFile:
         """Description of the dataset at `path` (labels, units, axes, plot kind)."""
         meta = self._metas.get(path)
         if meta is None:
-            meta = self._metas[path] = describe_dataset(self._dataset(path))
+            try:
+                ds = self._dataset(path)
+            except KeyError:
+                raise
+            except Exception as exc:  # a damaged object: say so, never fail the caller
+                meta = broken_meta(path, f"cannot open: {type(exc).__name__}: {exc}")
+            else:
+                meta = describe_dataset(ds)
+            self._metas[path] = meta
         return meta
 
     def default_selection(self, limit: int = 500) -> tuple[str, ...]:
