@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 
 import bqplot as bq
 import ipywidgets as widgets
@@ -144,6 +145,32 @@ def _coords(reader: AxisReader, n: int, step: int = 1) -> np.ndarray:
     return reader.first(n)[::step]
 
 
+class _Elapsed:
+    """Epoch-second coordinates drawn as seconds since the first one, named in the title.
+
+    Seconds since 1970 (1.7e9) leave a plot's ticks unreadable; an offset is
+    subtracted instead (exactly, in float64) and the axis says since when.
+    """
+
+    def __init__(self, reader: AxisReader) -> None:
+        self.reader = reader
+        self.t0: float | None = None
+
+    def __call__(self, x: np.ndarray, axis: bq.Axis) -> np.ndarray:
+        units = self.reader.axis.units if self.reader.axis is not None else ""
+        if units not in ("s", "sec", "second", "seconds") or not len(x):
+            return x
+        if self.t0 is None:
+            first = float(x[0])
+            if not 1e9 <= first <= 4e9:  # 2001 - 2096: epoch seconds
+                return x
+            self.t0 = float(np.floor(first))
+            since = datetime.fromtimestamp(self.t0, tz=timezone.utc)
+            label = self.reader.axis.label or "time"
+            axis.label = f"{label} (s since {since:%Y-%m-%d %H:%M:%S} UTC)"
+        return x - self.t0
+
+
 class SeriesPanel(Panel):
     """Values against their index, scan position or axis; several series overlaid.
 
@@ -170,6 +197,7 @@ class SeriesPanel(Panel):
         self.figures = [self.plot.figure]
         self.widget.children = [self.plot.figure]
         self.summaries = [MinMaxSummary(n_points // 2) if m.growing else None for m in metas]
+        self._elapsed = [_Elapsed(f.axis) for f in feeds]
         self._stale = [True] * len(feeds)
 
     def _take(self, i: int, update: Update) -> None:
@@ -195,7 +223,7 @@ class SeriesPanel(Panel):
                 keep = ~np.isnan(y_all)
                 idx, y = decimate_trace(y_all[keep], self.n_points, hist.indices[keep])
             x, known = feed.axis.at(idx.astype(np.int64))
-            self.plot.set_line(i, x, y[known])
+            self.plot.set_line(i, self._elapsed[i](x, self.plot.x_axis), y[known])
             self._stale[i] = False
 
 
@@ -220,6 +248,7 @@ class TracePanel(Panel):
             self.figures.append(self.waterfall.figure)
         self.widget.children = self.figures
         self._latest: np.ndarray | None = None
+        self._elapsed = _Elapsed(feed.nav_axis)
         self._line_due = False
         self._waterfall_due = False
         self._waterfall_next = 0.0
@@ -252,6 +281,7 @@ class TracePanel(Panel):
         flat = hist.values.reshape(len(hist), -1)
         image, (fy, fx) = decimate_image(flat)
         y, known = feed.nav_axis.at(hist.indices[::fy])
+        y = self._elapsed(y, self.waterfall.y_axis)
         self.waterfall.set_image(image[known], _coords(feed.x_axis, flat.shape[1], fx), y)
         self._waterfall_due = False
         self._waterfall_next = time.monotonic() + WATERFALL_INTERVAL

@@ -467,3 +467,22 @@ def test_a_dataset_with_several_hard_links_is_shown_under_each_path(tmp_path, vi
     feeds = [p.feeds[0] for p in view.panels]
     assert feeds[0].dataset is feeds[1].dataset  # one HDF5 handle for both paths
     assert "error" not in view.status, view.status
+
+
+def test_epoch_time_axis_is_drawn_as_elapsed_seconds(tmp_path, views):
+    import scan_writer as sw
+
+    w = sw.ScanWriter(tmp_path / "scan2d.h5")
+    try:
+        w.fill(4)
+        view = views(w.path, selected=[sw.LOGGER])
+        x, y = line_xy(view)
+        np.testing.assert_array_equal(x, np.arange(4.0))  # T0 + i, less T0: exact
+        np.testing.assert_array_equal(y, sw.point_value(np.arange(4)))
+        label = view.figures[0].axes[0].label
+        assert label == "time (s since 2023-11-14 22:13:20 UTC)", label
+        w.fill(2)
+        view.refresh()
+        np.testing.assert_array_equal(line_xy(view)[0], np.arange(6.0))
+    finally:
+        w.stop()
