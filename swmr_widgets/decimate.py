@@ -3,7 +3,12 @@
 A browser draws an SVG line of 1e5 points in about a quarter of a second, so
 traces are cut down to a few thousand points before they are sent, keeping the
 minimum and maximum of every bucket: spikes and the global extremes survive.
-Images are block-averaged to at most 512 x 512. Everything leaves as float32.
+Images are block-averaged to at most 512 x 512.
+
+Values leave as float32 only where float32 holds them exactly (uint16 frames,
+small counters, float32 data); anything float32 would round (a counter at
+2**24 + i, epoch seconds, int64 near 2**40) leaves as float64, so what is drawn
+equals what is stored. Coordinates always leave as float64.
 
 The min/max selection uses :mod:`tsdownsample` when it is installed (a SIMD
 implementation, several times faster than numpy on long traces, see
@@ -25,6 +30,7 @@ __all__ = [
     "MinMaxSummary",
     "decimate_image",
     "decimate_trace",
+    "exact_float",
     "minmax_indices",
     "to_float",
 ]
@@ -50,6 +56,30 @@ def to_float(values: np.ndarray, dtype: type[np.floating] = np.float32) -> np.nd
     if values.dtype.kind == "c":
         values = np.abs(values)
     return values.astype(dtype, copy=False)
+
+
+#: Integer and float kinds whose every value float32 holds exactly.
+_FLOAT32_EXACT = frozenset(["b1", "i1", "u1", "i2", "u2", "f2", "f4"])
+
+
+def exact_float(values: np.ndarray) -> np.ndarray:
+    """Floats for plotting: float32 where that is exact, float64 otherwise.
+
+    Half the bytes of float64 are worth saving only when nothing is lost: small
+    integer types and float32 data always fit, and other arrays are checked
+    value by value (NaN counts as equal to itself). Complex values give their
+    magnitude. The result may share memory with `values`.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "c":
+        values = np.abs(values)
+    if f"{values.dtype.kind}{values.dtype.itemsize}" in _FLOAT32_EXACT:
+        return values.astype(np.float32, copy=False)
+    wide = values.astype(np.float64, copy=False)
+    narrow = wide.astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        same = (narrow == wide) | (np.isnan(narrow) & np.isnan(wide))
+    return narrow if bool(np.all(same)) else wide
 
 
 def minmax_indices(
@@ -143,7 +173,8 @@ def decimate_trace(
     -------
     x, y : numpy.ndarray
         float64 coordinates (precise enough for time stamps and large indices)
-        and float32 values, at most ``n_out + 2`` points.
+        and the values as :func:`exact_float` gives them, at most ``n_out + 2``
+        points.
     """
     y = np.asarray(y)
     if y.ndim != 1:
@@ -153,9 +184,9 @@ def decimate_trace(
     idx = minmax_indices(y, n_out)
     if len(idx) == len(y):
         xs = np.arange(len(y), dtype=np.float64) if x is None else np.asarray(x, dtype=np.float64)
-        return xs, to_float(y)
+        return xs, exact_float(y)
     xs = idx.astype(np.float64) if x is None else np.asarray(x)[idx].astype(np.float64)
-    return xs, to_float(y[idx])
+    return xs, exact_float(y[idx])
 
 
 def decimate_image(
@@ -164,30 +195,67 @@ def decimate_image(
     """Block-average a 2-D image so that it fits in `max_shape`.
 
     NaNs (unfilled pixels) are ignored within a block; a block of NaNs stays NaN.
+    The result is float32 when that holds it exactly, or when it is larger than
+    float32's byte budget (``max_shape`` pixels of 4 bytes) and float32's
+    rounding is below 2**-16 of the image's range (invisible in any colour
+    map). Otherwise it is float64, reduced further if needed to stay within
+    that byte budget.
 
     Returns
     -------
     image : numpy.ndarray
-        float32 image of at most `max_shape`.
+        float32 or float64 image of at most `max_shape`.
     factors : tuple of int
         Block size along each axis (``(1, 1)`` when nothing was reduced).
     """
     image = np.asarray(image)
     if image.ndim != 2:
         raise ValueError(f"decimate_image needs a 2-D image, got shape {image.shape}")
+    if image.dtype.kind == "c":
+        image = np.abs(image)
+    if f"{image.dtype.kind}{image.dtype.itemsize}" in _FLOAT32_EXACT:
+        return _block_mean(image.astype(np.float32, copy=False), max_shape)
+    wide = image.astype(np.float64, copy=False)
+    reduced, factors = _block_mean(wide, max_shape)
+    narrow = exact_float(reduced)
+    budget = max_shape[0] * max_shape[1] * 4
+    if narrow.dtype == np.float32 or reduced.nbytes <= budget:
+        return narrow, factors
+    narrow = reduced.astype(np.float32)
+    if _rounding_invisible(reduced, narrow):
+        return narrow, factors
+    side = max(1, int(max_shape[0] / np.sqrt(2))), max(1, int(max_shape[1] / np.sqrt(2)))
+    return _block_mean(wide, side)
+
+
+def _block_mean(
+    image: np.ndarray, max_shape: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """NaN-ignoring block means of a float image, in its own dtype, to fit `max_shape`."""
     fy = max(1, -(-image.shape[0] // max_shape[0]))
     fx = max(1, -(-image.shape[1] // max_shape[1]))
     if fy == fx == 1:
-        return to_float(image), (1, 1)
+        return image, (1, 1)
     ny, nx = -(-image.shape[0] // fy), -(-image.shape[1] // fx)
-    padded = np.full((ny * fy, nx * fx), np.nan, dtype=np.float32)
-    padded[: image.shape[0], : image.shape[1]] = to_float(image)
+    padded = np.full((ny * fy, nx * fx), np.nan, dtype=image.dtype)
+    padded[: image.shape[0], : image.shape[1]] = image
     blocks = padded.reshape(ny, fy, nx, fx)
     counts = np.sum(~np.isnan(blocks), axis=(1, 3))
     sums = np.nansum(blocks, axis=(1, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
-        reduced = (sums / counts).astype(np.float32)
+        reduced = (sums / counts).astype(image.dtype, copy=False)
     return reduced, (fy, fx)
+
+
+def _rounding_invisible(wide: np.ndarray, narrow: np.ndarray) -> bool:
+    """Whether float32's rounding of `wide` stays below 2**-16 of its finite range."""
+    finite = np.isfinite(wide)
+    if not finite.any():
+        return True
+    values = wide[finite]
+    spread = float(values.max() - values.min())
+    error = float(np.max(np.abs(narrow[finite].astype(np.float64) - values)))
+    return error <= spread * 2.0**-16
 
 
 class MinMaxSummary:
@@ -297,7 +365,7 @@ class MinMaxSummary:
         self.bucket_size *= 2
 
     def points(self) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (float64) and values (float32) to draw, in order.
+        """Positions (float64) and values (:func:`exact_float`) to draw, in order.
 
         Buckets that hold only NaN are left out; the values not yet in a full
         bucket contribute their own minimum and maximum; the first and the
@@ -316,4 +384,4 @@ class MinMaxSummary:
         all_idx = np.concatenate(idx)
         order = np.argsort(all_idx, kind="stable")
         all_idx, pos = np.unique(all_idx[order], return_index=True)
-        return all_idx.astype(np.float64), np.concatenate(vals)[order][pos].astype(np.float32)
+        return all_idx.astype(np.float64), exact_float(np.concatenate(vals)[order][pos])

@@ -15,6 +15,8 @@ import bqplot as bq
 import numpy as np
 from ipywidgets import Layout
 
+from .decimate import exact_float
+
 __all__ = ["ImageFigure", "LineFigure"]
 
 #: Colors of successive lines of one figure (colorblind-friendly).
@@ -76,11 +78,11 @@ class LineFigure:
             self.figure.legend_location = "top-left"
 
     def set_line(self, i: int, x: np.ndarray, y: np.ndarray) -> None:
-        """Replace the points of line `i` (x sent as float64, y as float32)."""
+        """Replace the points of line `i` (x sent as float64, y as float32 only if exact)."""
         line = self.lines[i]
         with line.hold_sync():
             line.x = _fresh(x, np.float64)
-            line.y = _fresh(y, np.float32)
+            line.y = _fresh(exact_float(y))
 
     def reset_zoom(self) -> None:
         """Return both scales to autoscaling."""
@@ -144,7 +146,7 @@ class ImageFigure:
             image, y = np.repeat(image, 2, axis=0), y[0] + np.array([-0.5, 0.5])
         if image.shape[1] == 1:
             image, x = np.repeat(image, 2, axis=1), x[0] + np.array([-0.5, 0.5])
-        image = _fresh(image, np.float32)
+        image = _fresh(exact_float(image))
         finite = image[np.isfinite(image)]
         with self.heatmap.hold_sync():
             self.heatmap.x = _fresh(x, np.float64)
@@ -160,8 +162,8 @@ class ImageFigure:
         _autoscale(self.x_scale, self.y_scale)
 
 
-def _fresh(values: np.ndarray, dtype: type[np.floating]) -> np.ndarray:
-    """A private copy of `values` as `dtype`.
+def _fresh(values: np.ndarray, dtype: type[np.floating] | None = None) -> np.ndarray:
+    """A private copy of `values`, as `dtype` when one is given.
 
     Callers often pass views of buffers that are later overwritten in place (a
     follower's history); a trait still holding such a view would compare equal

@@ -28,7 +28,7 @@ class Expect:
     panel : str
         Name of the panel class shown, or ``"link"`` for a link (not selectable).
     data : numpy.ndarray or None
-        The values the marks must hold (as float32), when there are marks to check.
+        The values the marks must hold exactly, when there are marks to check.
     reason : str
         A fragment of the tree node's ``reason`` for what cannot be plotted.
     """
@@ -58,7 +58,7 @@ def make_zoo(f: h5py.File) -> dict[str, Expect]:
         out[f"{ZOO}/{name}"] = expect
 
     def series(name: str, data: np.ndarray, **kwargs) -> None:
-        add(name, Expect("SeriesPanel", np.asarray(data).astype(np.float32)), data, **kwargs)
+        add(name, Expect("SeriesPanel", np.asarray(data).astype(np.float64)), data, **kwargs)
 
     add("scalar", Expect("ValuePanel", np.float32(3.25)), np.float64(3.25))
     add("empty_rows", Expect("SeriesPanel", np.zeros(0, np.float32)), None, shape=(0,),
@@ -91,9 +91,9 @@ def make_zoo(f: h5py.File) -> dict[str, Expect]:
     five = np.arange(2 * 3 * 4 * 5 * 6, dtype="f4").reshape(2, 3, 4, 5, 6)
     add("five_d", Expect("SlicePanel", five[0, 0, 0]), five)
     one_by_n = np.arange(7.0)[None, :] * 1.5
-    add("one_by_n", Expect("ImagePanel", one_by_n.astype(np.float32)), one_by_n)
+    add("one_by_n", Expect("ImagePanel", one_by_n), one_by_n)
     n_by_one = np.arange(6.0)[:, None] - 2.0
-    add("n_by_one", Expect("ImagePanel", n_by_one.astype(np.float32)), n_by_one)
+    add("n_by_one", Expect("ImagePanel", n_by_one), n_by_one)
     series(LONG_NAME, np.array([1.0, 2.0, 4.0]))
     series(UNICODE_NAME, np.array([-1.0, 0.25]))
     series("chunked", np.arange(40.0) ** 2, chunks=(7,))

@@ -6,6 +6,7 @@ line on stdout, so a test in another process knows exactly what was written::
     append K      append K rows to every growing dataset     -> "ok <length>"
     fill K        fill the next K points of the scan arrays   -> "ok <filled>"
     noise K SEED  append K random values, with spikes, to NOISE -> "ok <length>"
+    precise K     append K rows to each of PRECISE's datasets -> "ok <length>"
     swmr          switch SWMR mode on (with --no-swmr)        -> "ok"
     close         close the file and exit                     -> "ok"
 
@@ -27,6 +28,13 @@ SCAN0D = "/RawData/Scan000/Detector000/Data0D/CH00/Data00"
 SCAN1D = "/RawData/Scan000/Detector000/Data1D/CH00/Data00"
 NOISE = "/RawData/CH000/Data0D/Data01/data"
 WIDTH = 8
+#: Growing channels whose values float32 cannot hold: name -> (dtype, row i's value).
+PRECISE = {
+    "/precise/counter24": ("i8", lambda i: 2**24 + np.asarray(i, dtype=np.int64)),
+    "/precise/tera": ("f8", lambda i: 1e12 + np.asarray(i, dtype=np.float64)),
+    "/precise/epoch": ("f8", lambda i: 1.7e9 + 0.25 * np.asarray(i, dtype=np.float64)),
+    "/precise/int40": ("i8", lambda i: 2**40 + 3 * np.asarray(i, dtype=np.int64)),
+}
 
 
 def value(i: np.ndarray | int) -> np.ndarray:
@@ -56,6 +64,10 @@ def main() -> None:
     noise = f.create_dataset(NOISE, (0,), maxshape=(None,), dtype="f8", chunks=(65536,))
     scan0 = f.create_dataset(SCAN0D, data=np.full(args.scan_points, np.nan), chunks=True)
     scan1 = f.create_dataset(SCAN1D, data=np.full((args.scan_points, WIDTH), np.nan), chunks=True)
+    precise = {
+        name: f.create_dataset(name, (0,), maxshape=(None,), dtype=dtype, chunks=(1024,))
+        for name, (dtype, _) in PRECISE.items()
+    }
     for k in range(args.extra_datasets):
         f.create_dataset(f"/Extra/G{k // 100:03d}/d{k:05d}", data=np.arange(4.0))
     if not args.no_swmr:
@@ -89,6 +101,14 @@ def main() -> None:
             chunk[rng.integers(k)] = -50.0 - n
             noise.resize((n + k,))
             noise[n:] = chunk
+            f.flush()
+            print(f"ok {n + k}", flush=True)
+        elif cmd == "precise":
+            k = int(rest[0])
+            n = precise["/precise/tera"].shape[0]
+            for name, ds in precise.items():
+                ds.resize((n + k,))
+                ds[n:] = PRECISE[name][1](np.arange(n, n + k))
             f.flush()
             print(f"ok {n + k}", flush=True)
         elif cmd == "swmr":

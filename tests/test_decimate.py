@@ -13,6 +13,7 @@ from swmr_widgets.decimate import (
     MinMaxSummary,
     decimate_image,
     decimate_trace,
+    exact_float,
     minmax_indices,
     to_float,
 )
@@ -40,8 +41,9 @@ def test_nan_buckets_and_ints():
     assert 1234 in idx and 8000 in idx
     big = np.arange(3_000_000_000, 3_000_100_000, dtype=np.int64)
     x, v = decimate_trace(big, 1000)
-    assert v.dtype == np.float32
-    assert v.max() == np.float32(big.max())
+    assert v.dtype == np.float64  # float32 would round 3e9 + i to a multiple of 256
+    assert v.max() == big.max()
+    np.testing.assert_array_equal(v, big[x.astype(np.int64)])
     assert x[-1] == len(big) - 1
 
 
@@ -51,7 +53,8 @@ def test_decimate_trace_with_x_and_short_input():
     x = np.linspace(400, 800, y.size)
     xs, ys = decimate_trace(y, 2000, x)
     assert len(xs) == len(ys) <= 2002
-    assert ys.max() == np.float32(9.0)
+    assert ys.max() == 9.0
+    np.testing.assert_array_equal(ys, y[np.searchsorted(x, xs)])
     assert xs[np.argmax(ys)] == pytest.approx(x[654_321])
     xs, ys = decimate_trace(np.array([1, 2, 3], dtype=np.uint16))
     np.testing.assert_array_equal(ys, [1, 2, 3])
@@ -79,6 +82,7 @@ def test_decimate_image():
     assert small[0, 0] == pytest.approx(img[:4, :3].mean())
     same, f1 = decimate_image(np.ones((10, 20), dtype=np.int64))
     assert same.shape == (10, 20) and f1 == (1, 1)
+    assert same.dtype == np.float32  # exact: nothing to gain from float64
     holes = np.full((1024, 1024), np.nan)
     holes[:2, :2] = 4.0
     red, _ = decimate_image(holes)
@@ -116,13 +120,55 @@ def test_summary_matches_full_series(chunks, n_buckets, first):
     if len(finite) == 0:
         assert len(y) == 0
         return
-    assert y.max() == np.float32(finite.max())
-    assert y.min() == np.float32(finite.min())
+    assert y.max() == finite.max()
+    assert y.min() == finite.min()
     finite_at = np.flatnonzero(~np.isnan(series)) + first
     assert x[0] == finite_at[0]
     assert x[-1] == finite_at[-1]
     # every point is a real (index, value) pair of the series
-    np.testing.assert_array_equal(y, series[x.astype(int) - first].astype(np.float32))
+    np.testing.assert_array_equal(y, series[x.astype(int) - first])
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        (np.arange(2**24, 2**24 + 50, dtype=np.int64), np.float64),
+        (1e12 + np.arange(50.0), np.float64),
+        (1.7e9 + np.arange(50.0) * 0.1, np.float64),
+        (2**40 + np.arange(50, dtype=np.uint64), np.float64),
+        (np.arange(50, dtype=np.uint16), np.float32),
+        (np.arange(50, dtype=np.int64), np.float32),
+        (np.array([0.5, np.nan, 2.25]), np.float32),
+        (np.array([0.1, 0.2]), np.float64),
+        (np.array([True, False]), np.float32),
+    ],
+)
+def test_exact_float_is_float32_only_when_exact(values, dtype):
+    out = exact_float(values)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, values.astype(np.float64))
+    x, y = decimate_trace(values, 10)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y, values[x.astype(np.int64)].astype(np.float64))
+    summary = MinMaxSummary(4)
+    summary.extend(values)
+    x, y = summary.points()
+    np.testing.assert_array_equal(y, values[x.astype(np.int64)].astype(np.float64))
+
+
+def test_decimate_image_keeps_large_values_within_the_byte_budget():
+    ramp = 1e12 + np.arange(100 * 80, dtype=np.float64).reshape(100, 80)
+    small, factors = decimate_image(ramp)
+    assert small.dtype == np.float64 and factors == (1, 1)
+    np.testing.assert_array_equal(small, ramp)
+    huge = 1e12 + np.arange(1024 * 1024, dtype=np.float64).reshape(1024, 1024)
+    reduced, factors = decimate_image(huge)
+    assert reduced.nbytes <= 512 * 512 * 4
+    assert reduced.dtype == np.float64  # float32 would flatten the ramp into steps
+    assert reduced[0, 0] == huge[: factors[0], : factors[1]].mean()
+    noise = np.random.default_rng(3).normal(size=(1024, 1024))
+    reduced, factors = decimate_image(noise)
+    assert reduced.dtype == np.float32 and factors == (2, 2)  # rounding far below the range
 
 
 def test_summary_memory_is_bounded_and_rejects_gaps():

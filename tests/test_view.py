@@ -47,6 +47,23 @@ def test_trend_shows_exact_values(writer, views, values):
     assert view.figures[0].axes[1].label.endswith("(V)")
 
 
+@pytest.mark.parametrize("path", sorted(swmr_writer.PRECISE))
+def test_values_float32_cannot_hold_are_drawn_exactly(writer, views, path):
+    """A counter at 2**24 + i, 1e12 + i, epoch seconds, int64 near 2**40: drawn as stored."""
+    view = views(writer.path, selected=[path])
+    expected = swmr_writer.PRECISE[path][1]
+    for k in (5, 40, 3000):
+        n = int(writer.send(f"precise {k}").split()[1])
+        view.refresh()
+        x, y = line_xy(view)
+        assert x[-1] == n - 1
+        assert y.dtype == np.float64
+        np.testing.assert_array_equal(y, expected(x.astype(np.int64)).astype(np.float64))
+        # neighbouring rows stay distinct: no steps, no flat line
+        assert len(np.unique(y)) == len(y)
+    assert "error" not in view.status
+
+
 def test_long_dataset_is_decimated_keeping_extremes(writer, views):
     for seed in range(5):
         writer.send(f"noise 200000 {seed}")
@@ -219,7 +236,9 @@ def test_other_kinds(tmp_path, views):
     assert color.shape[1] <= 512
     assert color.dtype == np.float32
     view.selected = ("/big_ints",)
-    np.testing.assert_array_equal(view.figures[0].marks[0].y, np.float32([2**40, 2**40 + 1, 3]))
+    y = view.figures[0].marks[0].y
+    assert y.dtype == np.float64  # float32 would merge 2**40 and 2**40 + 1
+    np.testing.assert_array_equal(y, [2**40, 2**40 + 1, 3])
     view.selected = ("/names",)
     assert isinstance(view.panels[0], DetailsPanel)
     assert "bc" in view.panels[0].html.value
