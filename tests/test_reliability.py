@@ -754,6 +754,7 @@ def test_two_views_and_a_reader_process_share_one_live_file(stream_factory, view
     assert all(no_error(s) for s in watch.statuses), watch.statuses
     assert seen["one"] > 500
     # the reader process delivered every row it saw, in order, with the right values
+    assert len(out.split()) == 3, f"reader printed {out!r}; stderr: {err}"
     is_swmr, ok, total = out.split()
     assert (is_swmr, ok) == ("True", "True"), err
     assert 500 < int(total) <= totals["rows"]
