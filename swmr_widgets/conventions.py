@@ -243,6 +243,10 @@ def _scale_axes(ds: h5py.Dataset, ndim: int) -> list[Axis | None] | None:
             scale = ds.dims[k][0]
             if scale.id == ds.id:  # a dimension scale is its own coordinate
                 continue
+            if netcdf_placeholder(_LazyAttrs(scale.id)):
+                # a netCDF dimension with no variable: its "values" are fill, not coordinates
+                slots[k] = Axis(label=ds.dims[k].label or scale.name.rsplit("/", 1)[-1])
+                continue
             axis, _ = _axis_from(scale, False)
             label = axis.label if axis.label != scale.name.rsplit("/", 1)[-1] else ""
             slots[k] = Axis(
