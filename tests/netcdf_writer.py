@@ -183,8 +183,12 @@ class NetcdfWriter:
     def _expect(self, prefix: str) -> str:
         line = self.proc.stdout.readline()
         if not line.startswith(prefix):
+            from swmr_widgets.processes import kill
+
+            kill(self.proc)
+            stderr = self.proc.stderr.read()
             self.stop()
-            raise RuntimeError(f"netcdf writer said {line!r}; stderr: {self.proc.stderr.read()}")
+            raise RuntimeError(f"netcdf writer said {line!r}; stderr: {stderr}")
         return line
 
     def step(self, k: int) -> int:

@@ -192,8 +192,12 @@ class NexusWriter:
     def _expect(self, prefix: str) -> str:
         line = self.proc.stdout.readline()
         if not line.startswith(prefix):
+            from swmr_widgets.processes import kill
+
+            kill(self.proc)
+            stderr = self.proc.stderr.read()
             self.stop()
-            raise RuntimeError(f"nexus writer said {line!r}; stderr: {self.proc.stderr.read()}")
+            raise RuntimeError(f"nexus writer said {line!r}; stderr: {stderr}")
         return line
 
     def step(self, k: int) -> int:

@@ -3,7 +3,9 @@
 Run in its own process; the tests control the pace through stdin::
 
     step K      write the next K points, flush             -> "ok <points written>"
-    close       close the file (as PyMoDAQ does at the end) -> "ok"
+    close       close the file                              -> "ok"
+    finalize    ``finalize_swmr()``: close, reopen without SWMR to fix the
+                attributes deferred during SWMR, close       -> "ok"
 
 Kinds (``--kind``):
 
@@ -196,6 +198,10 @@ def main() -> None:
             writer.h5.close_file()
             print("ok", flush=True)
             return
+        elif cmd == "finalize":  # end SWMR: close, reopen in "a" mode, fix attributes, close
+            writer.h5.finalize_swmr()
+            print("ok", flush=True)
+            return
 
 
 class PymodaqWriter:
@@ -222,8 +228,12 @@ class PymodaqWriter:
     def _expect(self, prefix: str) -> str:
         line = self.proc.stdout.readline()
         if not line.startswith(prefix):
+            from swmr_widgets.processes import kill
+
+            kill(self.proc)
+            stderr = self.proc.stderr.read()
             self.stop()
-            raise RuntimeError(f"pymodaq writer said {line!r}; stderr: {self.proc.stderr.read()}")
+            raise RuntimeError(f"pymodaq writer said {line!r}; stderr: {stderr}")
         return line
 
     def step(self, k: int) -> int:
@@ -232,10 +242,10 @@ class PymodaqWriter:
         self.proc.stdin.flush()
         return int(self._expect("ok").split()[1])
 
-    def close(self) -> None:
-        """Let the writer close the file and exit."""
+    def close(self, command: str = "close") -> None:
+        """Let the writer end the file with `command` ("close" or "finalize") and exit."""
         if self.proc.poll() is None:
-            self.proc.stdin.write("close\n")
+            self.proc.stdin.write(f"{command}\n")
             self.proc.stdin.flush()
             self._expect("ok")
             self.proc.wait(timeout=30)
