@@ -358,3 +358,32 @@ def test_view_of_a_pymodaq_logger_overlays_channels_on_elapsed_time(pymodaq, vie
         )
     assert view.live.health.state is State.LIVE
     assert "error" not in view.status
+
+
+def test_view_waits_for_the_first_point_then_draws_a_1d_scan_on_its_axis(pymodaq, views):
+    pytest.importorskip("bqplot")
+    from swmr_widgets.panels import SeriesPanel
+
+    w = pymodaq("scan1d", seed=12)
+    view = views(w.path)  # the writer holds the file without SWMR until the first point
+    assert "switch SWMR mode on" in view.status
+    assert view.panels == []
+    n = w.step(1)
+    wait_for(lambda: view.refresh() or view.panels, TIMEOUT, "the view to attach")
+    path = f"{w.base}/{DATA0D}"
+    view.selected = (path,)
+    view.refresh()
+    panel = view.panels[0]
+    assert isinstance(panel, SeriesPanel)
+    assert (panel.plot.x_axis.label, panel.plot.y_axis.label) == ("y (mm)", "counter")
+    for k in (0, 2, 2):
+        n = w.step(k) if k else n
+        wait_for(lambda n=n: view.refresh() or f"scan {n}/5" in view.status, TIMEOUT, f"{n}/5")
+        truth = w.written()
+        line = panel.plot.lines[0]
+        # filled points only, at their navigation axis values
+        np.testing.assert_array_equal(np.asarray(line.x), truth["nav0"][:n])
+        # TODO(float64 marks): compare exactly once plots.py sends float64
+        np.testing.assert_array_equal(np.asarray(line.y), truth["d0"][:n].astype(np.float32))
+    assert view.live.health.state is State.FINISHED
+    assert "scan complete" in view.status
