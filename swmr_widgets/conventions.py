@@ -145,14 +145,18 @@ def _place(slots: list[Axis | None], axis: Axis, candidates: Iterable[int | None
 
 
 def _pymodaq_axes(
-    ds: h5py.Dataset, parent: h5py.Group, nav: int, signal: int
+    ds: h5py.Dataset, parent: h5py.Group, nav: int, signal: int, path: str | None = None
 ) -> tuple[list[Axis | None], list[Axis | None]]:
-    """Signal axes from sibling ``AxisNN`` datasets, navigation axes from ``NavAxes``."""
+    """Signal axes from sibling ``AxisNN`` datasets, navigation axes from ``NavAxes``.
+
+    `path` is where `ds` is seen (default ``ds.name``; hard links differ).
+    """
     sig: list[Axis | None] = [None] * signal
     nav_slots: list[Axis | None] = [None] * nav
+    path = path or ds.name
     if signal:
         for axis_ds in _child_datasets(parent, _AXIS_NAME):
-            if axis_ds.name == ds.name:
+            if axis_ds.name in (ds.name, path):
                 continue
             axis, idx = _axis_from(axis_ds, True)
             # PyMoDAQ counts @index over the full array (nav dims first)
@@ -176,15 +180,21 @@ def _pymodaq_axes(
 
 
 def _nexus_axes(
-    ds: h5py.Dataset, parent: h5py.Group, parent_attrs: _LazyAttrs, ndim: int
+    ds: h5py.Dataset,
+    parent: h5py.Group,
+    parent_attrs: _LazyAttrs,
+    ndim: int,
+    name: str | None = None,
 ) -> list[Axis | None] | None:
     """Axes of all dimensions from NeXus attributes, or ``None`` if not NeXus.
 
     The parent's ``@signal`` dataset, its ``@auxiliary_signals`` and their
     ``*_errors`` use the parent's ``@axes`` and ``@<axis>_indices``; an
-    old-style dataset with ``@signal=1`` names its own ``@axes``.
+    old-style dataset with ``@signal=1`` names its own ``@axes``. `name` is
+    the link name `ds` is seen by in `parent` (default: from ``ds.name``,
+    which names another link of a hard-linked dataset).
     """
-    name = ds.name.rsplit("/", 1)[-1]
+    name = name or ds.name.rsplit("/", 1)[-1]
     signal = _text(parent_attrs.get("signal"))
     signals = {signal, *_names(parent_attrs.get("auxiliary_signals"))} - {"", "."}
     signals |= {f"{s}_errors" for s in signals}
@@ -232,6 +242,10 @@ def _scale_axes(ds: h5py.Dataset, ndim: int) -> list[Axis | None] | None:
                 continue
             scale = ds.dims[k][0]
             if scale.id == ds.id:  # a dimension scale is its own coordinate
+                continue
+            if netcdf_placeholder(_LazyAttrs(scale.id)):
+                # a netCDF dimension with no variable: its "values" are fill, not coordinates
+                slots[k] = Axis(label=ds.dims[k].label or scale.name.rsplit("/", 1)[-1])
                 continue
             axis, _ = _axis_from(scale, False)
             label = axis.label if axis.label != scale.name.rsplit("/", 1)[-1] else ""

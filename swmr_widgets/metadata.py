@@ -214,13 +214,18 @@ def broken_meta(path: str, reason: str) -> DatasetMeta:
     )
 
 
-def describe_dataset(ds: h5py.Dataset) -> DatasetMeta:
+def describe_dataset(ds: h5py.Dataset, path: str | None = None) -> DatasetMeta:
     """Describe `ds`: label, units, plot kind, axes and how it is being written.
 
     Parameters
     ----------
     ds : h5py.Dataset
         An open dataset.
+    path : str, optional
+        The absolute path it is described at. A dataset with several hard
+        links (NeXus links) is one object with one handle, whose ``name`` is
+        whichever link opened it first; its axes and attributes of the parent
+        group depend on the link it is seen through. Default: ``ds.name``.
 
     Returns
     -------
@@ -228,14 +233,24 @@ def describe_dataset(ds: h5py.Dataset) -> DatasetMeta:
         Never raises: a dataset that cannot be read gets ``plottable=False``
         and the reason.
     """
-    try:
-        path = ds.name or ""
-    except Exception:
-        path = ""
+    if path is None:
+        try:
+            path = ds.name or ""
+        except Exception:
+            path = ""
     try:
         return _describe(ds, path)
     except Exception as exc:  # odd files must never break a viewer
         return broken_meta(path, f"could not describe the dataset: {type(exc).__name__}: {exc}")
+
+
+def _parent(ds: h5py.Dataset, path: str) -> h5py.Group:
+    """The group holding the link `path` to `ds` (``ds.parent`` names another link)."""
+    if path and path != ds.name:
+        parent = ds.file[path.rsplit("/", 1)[0] or "/"]
+        if isinstance(parent, h5py.Group):
+            return parent
+    return ds.parent
 
 
 def _describe(ds: h5py.Dataset, path: str) -> DatasetMeta:
@@ -251,7 +266,7 @@ def _describe(ds: h5py.Dataset, path: str) -> DatasetMeta:
     maxshape = ds.maxshape or ()
     growing = bool(maxshape) and maxshape[0] is None
     try:
-        parent = ds.parent
+        parent = _parent(ds, path)
         parent_attrs: Any = _LazyAttrs(parent.id)
         parent_name = (parent.name or "").rsplit("/", 1)[-1]
     except Exception:
@@ -265,7 +280,7 @@ def _describe(ds: h5py.Dataset, path: str) -> DatasetMeta:
 
     if parent is not None:
         try:
-            nexus = _nexus_axes(ds, parent, parent_attrs, len(shape))
+            nexus = _nexus_axes(ds, parent, parent_attrs, len(shape), name)
         except Exception:
             nexus = None
         if nexus is not None:
@@ -276,7 +291,7 @@ def _describe(ds: h5py.Dataset, path: str) -> DatasetMeta:
                     axes[k] = nexus[nav + k] or axes[k]
         elif pymodaq and not _AXIS_NAME.match(name) and attrs.get("data_type") != "axis":
             try:
-                nav_found, sig_found = _pymodaq_axes(ds, parent, nav, signal)
+                nav_found, sig_found = _pymodaq_axes(ds, parent, nav, signal, path)
             except Exception:
                 nav_found, sig_found = [None] * nav, [None] * signal
             nav_axes = [a or d for a, d in zip(nav_found, nav_axes, strict=True)]

@@ -193,7 +193,7 @@ class LiveFile:
             except Exception as exc:  # a damaged object: say so, never fail the caller
                 meta = broken_meta(path, f"cannot open: {type(exc).__name__}: {exc}")
             else:
-                meta = describe_dataset(ds)
+                meta = describe_dataset(ds, path)  # by this path: hard links share `ds`
             self._metas[path] = meta
         return meta
 
