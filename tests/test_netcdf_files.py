@@ -99,8 +99,7 @@ def test_view_of_an_xarray_file(xarray_file, views):
     assert panel.plot.y_axis.label == "Sample temperature (K)"
     line = panel.plot.lines[0]
     np.testing.assert_array_equal(np.asarray(line.x), truth["time"])
-    # TODO(float64 marks): compare exactly once plots.py sends float64
-    np.testing.assert_array_equal(np.asarray(line.y), truth["temperature"].astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(line.y), truth["temperature"])
     view.selected = ("/profile", "/sample")
     view.refresh()
     image, details = view.panels
@@ -108,9 +107,7 @@ def test_view_of_an_xarray_file(xarray_file, views):
     assert (image.plot.x_axis.label, image.plot.y_axis.label) == ("Position (mm)", TIME_TITLE)
     np.testing.assert_array_equal(np.asarray(image.plot.heatmap.x), truth["x"])
     np.testing.assert_array_equal(np.asarray(image.plot.heatmap.y), truth["time"])
-    np.testing.assert_array_equal(
-        np.asarray(image.plot.heatmap.color), truth["profile"].astype(np.float32)
-    )
+    np.testing.assert_array_equal(np.asarray(image.plot.heatmap.color), truth["profile"])
     assert "error" not in view.status
 
 
@@ -127,9 +124,7 @@ def test_invalid_netcdf_features_are_shown_not_plotted(netcdf, views):
     meta = view.live.meta("/wave")
     assert not meta.plottable and "complex" in meta.reason
     assert meta.axes[0].title == "Position (mm)"
-    np.testing.assert_array_equal(
-        np.asarray(series.plot.lines[0].y), w.written()["temperature"].astype(np.float32)
-    )
+    np.testing.assert_array_equal(np.asarray(series.plot.lines[0].y), w.written()["temperature"])
     assert "error" not in view.status
 
 

@@ -144,14 +144,9 @@ def test_view_draws_the_default_signal_on_its_time_axis(nexus, views):
         np.testing.assert_array_equal(
             np.asarray(line.x), truth["time"] - np.floor(truth["time"][0])
         )
-        # TODO(float64 marks): compare exactly once plots.py sends float64
-        np.testing.assert_array_equal(np.asarray(line.y), truth["counts"].astype(np.float32))
+        np.testing.assert_array_equal(np.asarray(line.y), truth["counts"])
         np.testing.assert_array_equal(np.asarray(trace.plot.lines[0].x), truth["energy"])
-        np.testing.assert_array_equal(
-            np.asarray(trace.plot.lines[0].y), truth["spectra"][-1].astype(np.float32)
-        )
-        np.testing.assert_array_equal(
-            np.asarray(image.plot.heatmap.color), truth["frame"].astype(np.float32)
-        )
+        np.testing.assert_array_equal(np.asarray(trace.plot.lines[0].y), truth["spectra"][-1])
+        np.testing.assert_array_equal(np.asarray(image.plot.heatmap.color), truth["frame"])
         np.testing.assert_array_equal(np.asarray(image.plot.heatmap.x), truth["x"])
         assert "error" not in view.status

@@ -7,9 +7,8 @@ pre-allocated to the full navigation grid and filled in place) or
 point). Its values are random; it dumps what it wrote to a side file, which is
 what the reader's values are checked against.
 
-The engine's updates must equal the written float64 values exactly. The
-drawn marks are float32 today (``plots.py``), so they are checked against the
-written values cast to float32.
+The engine's updates and the drawn marks must both equal the written float64
+values exactly.
 """
 
 from __future__ import annotations
@@ -310,15 +309,10 @@ def test_view_draws_the_latest_scan_point_with_pymodaq_axes(pymodaq, views):
         line = trace.plot.lines[0]
         # the 1-D detector's own axis, in nm, exactly
         np.testing.assert_array_equal(np.asarray(line.x), truth["wavelength"])
-        # TODO(float64 marks): compare exactly once plots.py sends float64
-        np.testing.assert_array_equal(np.asarray(line.y), truth["d1"][index].astype(np.float32))
-        np.testing.assert_array_equal(
-            np.asarray(frame.plot.heatmap.color), truth["d2"][index].astype(np.float32)
-        )
+        np.testing.assert_array_equal(np.asarray(line.y), truth["d1"][index])
+        np.testing.assert_array_equal(np.asarray(frame.plot.heatmap.color), truth["d2"][index])
         # the map of the 0-D detector on the navigation axes, NaN where not filled yet
-        np.testing.assert_array_equal(
-            np.asarray(scan.plot.heatmap.color), truth["d0"].astype(np.float32)
-        )
+        np.testing.assert_array_equal(np.asarray(scan.plot.heatmap.color), truth["d0"])
         np.testing.assert_array_equal(np.asarray(scan.plot.heatmap.x), truth["nav1"])
         np.testing.assert_array_equal(np.asarray(scan.plot.heatmap.y), truth["nav0"])
         assert "error" not in view.status
@@ -349,13 +343,10 @@ def test_view_of_a_pymodaq_logger_overlays_channels_on_elapsed_time(pymodaq, vie
         for line, name in zip(series.plot.lines, ("counter", "other"), strict=True):
             # epoch seconds drawn as seconds since the first one, exactly in float64
             np.testing.assert_array_equal(np.asarray(line.x), truth["time"] - t0)
-            # TODO(float64 marks): compare exactly once plots.py sends float64
-            np.testing.assert_array_equal(np.asarray(line.y), truth[name].astype(np.float32))
+            np.testing.assert_array_equal(np.asarray(line.y), truth[name])
         assert series.plot.x_axis.label.startswith("time (s since ")
         np.testing.assert_array_equal(np.asarray(trace.plot.lines[0].x), truth["wavelength"])
-        np.testing.assert_array_equal(
-            np.asarray(trace.plot.lines[0].y), truth["d1"][-1].astype(np.float32)
-        )
+        np.testing.assert_array_equal(np.asarray(trace.plot.lines[0].y), truth["d1"][-1])
     assert view.live.health.state is State.LIVE
     assert "error" not in view.status
 
@@ -383,7 +374,6 @@ def test_view_waits_for_the_first_point_then_draws_a_1d_scan_on_its_axis(pymodaq
         line = panel.plot.lines[0]
         # filled points only, at their navigation axis values
         np.testing.assert_array_equal(np.asarray(line.x), truth["nav0"][:n])
-        # TODO(float64 marks): compare exactly once plots.py sends float64
-        np.testing.assert_array_equal(np.asarray(line.y), truth["d0"][:n].astype(np.float32))
+        np.testing.assert_array_equal(np.asarray(line.y), truth["d0"][:n])
     assert view.live.health.state is State.FINISHED
     assert "scan complete" in view.status
