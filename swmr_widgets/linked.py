@@ -51,9 +51,9 @@ def linked_files(
     Returns
     -------
     list of Path
-        Existing files, without duplicates, in the order found. Relative
-        names are resolved as HDF5 does by default: next to the file that
-        holds the link, else in the working directory.
+        Without duplicates, in the order found; the files may not exist
+        yet. Relative names are resolved as HDF5 does by default: next to
+        the file that holds the link, else in the working directory.
     """
     base = Path(group.file.filename).parent
     names: dict[str, None] = {}
@@ -73,12 +73,7 @@ def linked_files(
                     names[os.fsdecode(target[0])] = None
             elif link_type == h5py.h5l.TYPE_HARD:
                 _look_at(gid, name, queue, seen, names)
-    found: dict[Path, None] = {}
-    for name in names:
-        path = _resolve(name, base)
-        if path is not None:
-            found[path] = None
-    return list(found)
+    return list(dict.fromkeys(_resolve(name, base) for name in names))
 
 
 def _links(gid: object) -> list[tuple[bytes, int]]:
@@ -108,10 +103,12 @@ def _look_at(gid: object, name: bytes, queue: deque, seen: set[int], names: dict
                         names[source] = None
 
 
-def _resolve(name: str, base: Path) -> Path | None:
+def _resolve(name: str, base: Path) -> Path:
     path = Path(name)
-    candidates = [path] if path.is_absolute() else [base / path, Path.cwd() / path]
-    return next((p for p in candidates if p.is_file()), None)
+    if path.is_absolute():
+        return path
+    in_cwd = Path.cwd() / path
+    return in_cwd if not (base / path).exists() and in_cwd.is_file() else base / path
 
 
 def links_to_live_files(group: h5py.Group) -> bool:

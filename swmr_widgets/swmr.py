@@ -55,6 +55,9 @@ _LOCKING_UNSUPPORTED = ("function not implemented", "locking disabled", "errno =
 _NOT_HDF5 = "file signature not found"
 _TRUNCATED = "truncated file"
 
+#: What :func:`explain_hdf5_error` says of data held by a writer (linked from another file).
+HELD_BY_WRITER = "data comes from a file that a writer holds"
+
 
 class SwmrOpenError(OSError):
     """Base class of the errors raised when an HDF5 file cannot be opened for reading."""
@@ -195,8 +198,13 @@ def open_h5_file_for_reading(
     swmr : bool or "auto", default "auto"
         ``"auto"`` opens a closed ordinary file normally and switches to SWMR
         mode when a SWMR writer holds the file, when one crashed while holding
-        it, or when a PyMoDAQ file says ``swmr_active``. ``True`` or ``False``
-        force the mode.
+        it, when a PyMoDAQ file says ``swmr_active``, or when the file's
+        external links or virtual datasets point at files a SWMR writer holds
+        (an Eiger/Odin master whose data files are still being written: HDF5
+        opens linked files with the master's mode). A "truncated file" error
+        is retried in SWMR mode when the superblock says a SWMR writer holds
+        the file, so a live file is never reported damaged. ``True`` or
+        ``False`` force the mode.
     locking : bool, "best-effort" or None, default None
         HDF5 file locking, passed to :class:`h5py.File`. ``None`` uses HDF5's
         default and falls back to ``"best-effort"`` on file systems that do
@@ -456,7 +464,7 @@ def explain_hdf5_error(exc: BaseException) -> str:
     text = str(exc)
     if _OPEN_FOR_WRITE in text.lower():
         return (
-            f"{type(exc).__name__}: data comes from a file that a writer holds "
+            f"{type(exc).__name__}: {HELD_BY_WRITER} "
             "(an external link or virtual dataset source); open the file with swmr=True "
             "(or swmr='auto') to read it while it is written"
         )

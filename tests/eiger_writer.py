@@ -96,10 +96,14 @@ def main() -> None:
     parser.add_argument("--ny", type=int, default=16)
     parser.add_argument("--nx", type=int, default=24)
     parser.add_argument("--dtype", default="u2", choices=["u2", "u4"])
+    parser.add_argument(
+        "--keep-master", action="store_true", help="use the master already there (made earlier)"
+    )
     args = parser.parse_args()
     ny, nx, per_file = args.ny, args.nx, args.frames_per_file
     args.directory.mkdir(parents=True, exist_ok=True)
-    write_master(args.directory, args.files, per_file, ny, nx, args.dtype)
+    if not (args.keep_master and (args.directory / MASTER).exists()):
+        write_master(args.directory, args.files, per_file, ny, nx, args.dtype)
 
     handles: list[h5py.File] = []
     datasets: list[h5py.Dataset] = []
