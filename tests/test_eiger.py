@@ -133,6 +133,7 @@ def test_live_file_follows_the_vds_and_an_external_link_together(eiger):
     with LiveFile(w.master) as live:
         assert live.is_swmr
         vds, link1, link2 = (live.follow(p) for p in (VDS, LINK1, LINK2))
+        assert [live.meta(p).path for p in (VDS, LINK1, LINK2)] == [VDS, LINK1, LINK2]
         seen = {VDS: -1, LINK1: -1, LINK2: -1}
         for _ in range(2 * PER_FILE):
             n = w.frames(1)

@@ -30,7 +30,7 @@ import h5py
 from swmr_widgets.attrs import _LazyAttrs, _text
 from swmr_widgets.live.feeds import Feed, feed_class
 from swmr_widgets.live.health import Health, RateMeter, State
-from swmr_widgets.live.reopened import ReopenedDataset, park
+from swmr_widgets.live.reopened import ReopenedDataset, park, usable
 from swmr_widgets.live.source import Change, FileSource
 from swmr_widgets.live.updates import Update
 from swmr_widgets.metadata import DatasetMeta, broken_meta, describe_dataset
@@ -38,11 +38,6 @@ from swmr_widgets.nodes import tree_nodes
 from swmr_widgets.swmr import HELD_BY_WRITER, SwmrMode, explain_hdf5_error, refresh_cached
 
 __all__ = ["LiveFile", "Poll"]
-
-
-def _valid(ds: h5py.Dataset) -> bool:
-    """Whether a followed dataset's handle still works (a parked reopened one reopens)."""
-    return ds.usable if isinstance(ds, ReopenedDataset) else ds.id.valid
 
 
 #: Seconds one poll may spend refreshing the shapes of datasets not followed.
@@ -325,20 +320,19 @@ class LiveFile:
         self._switch = False
         if not source.can_switch_to_swmr:
             return False
-        name = source.path.name
-        if source.switch_to_swmr():
-            changes.append(Change.REOPENED)
-            self._note = f"{name} links to data a SWMR writer is writing: reading it in SWMR mode"
-            self._on_attach()
-        else:
+        if not source.switch_to_swmr():
             changes.append(Change.DETACHED)
             self._on_detach()
+            return True
+        changes.append(Change.REOPENED)
+        self._note = f"{source.path.name} links to data a SWMR writer is writing: read in SWMR mode"
+        self._on_attach()
         return True
 
     def _check(self, changes: list[Change]) -> None:
         if self._switch_to_swmr(changes):
             return
-        invalid = any(not _valid(ds) for feed in self._feeds for ds in feed.datasets)
+        invalid = any(not usable(ds) for feed in self._feeds for ds in feed.datasets)
         change = self._source.check(invalid=invalid)
         if change is None:
             return

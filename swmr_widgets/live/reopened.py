@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import h5py
 
-__all__ = ["ReopenedDataset", "needs_reopening", "park"]
+__all__ = ["ReopenedDataset", "needs_reopening", "park", "usable"]
 
 
 def needs_reopening(ds: h5py.Dataset, root: h5py.File) -> bool:
@@ -76,6 +76,11 @@ class ReopenedDataset(h5py.Dataset):
         self._handle = value
 
     @property
+    def name(self) -> str:  # type: ignore[override]
+        """The path in the file followed (h5py gives a linked dataset's path in its own file)."""
+        return self._where[1].decode("utf-8")
+
+    @property
     def parked(self) -> bool:
         """Whether the handle is closed now (the next use reopens it)."""
         return self._handle is None
@@ -102,3 +107,8 @@ def park(datasets: Iterable[h5py.Dataset]) -> None:
     for ds in datasets:
         if isinstance(ds, ReopenedDataset):
             ds.park()
+
+
+def usable(ds: h5py.Dataset) -> bool:
+    """Whether a dataset's handle still works (a parked :class:`ReopenedDataset` reopens)."""
+    return ds.usable if isinstance(ds, ReopenedDataset) else ds.id.valid
