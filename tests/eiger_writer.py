@@ -56,8 +56,21 @@ def data_paths(directory: Path, files: int) -> list[Path]:
     return [directory / DATA_FILE.format(k + 1) for k in range(files)]
 
 
-def write_master(directory: Path, files: int, per_file: int, ny: int, nx: int, dtype: str) -> Path:
-    """Create and close the master file (before any frame exists)."""
+def write_master(
+    directory: Path,
+    files: int,
+    per_file: int,
+    ny: int,
+    nx: int,
+    dtype: str,
+    *,
+    name: str = MASTER,
+    links: bool = True,
+) -> Path:
+    """Create and close a master file `name` (before any frame exists).
+
+    With ``links=False`` it holds the virtual dataset only (as Odin's masters do).
+    """
     layout = h5py.VirtualLayout(
         shape=(files * per_file, ny, nx), dtype=dtype, maxshape=(None, ny, nx)
     )
@@ -67,7 +80,7 @@ def write_master(directory: Path, files: int, per_file: int, ny: int, nx: int, d
         )
         # unlimited on both sides: the virtual extent follows the frames written
         layout[k * per_file : h5py.h5s.UNLIMITED] = source[: h5py.h5s.UNLIMITED]
-    master = directory / MASTER
+    master = directory / name
     with h5py.File(master, "w") as f:
         entry = f.create_group("entry")
         entry.attrs["NX_class"] = "NXentry"
@@ -76,7 +89,7 @@ def write_master(directory: Path, files: int, per_file: int, ny: int, nx: int, d
         data.attrs["NX_class"] = "NXdata"
         data.attrs["signal"] = "data"
         data.create_virtual_dataset("data", layout, fillvalue=0)
-        for k, path in enumerate(data_paths(directory, files)):
+        for k, path in enumerate(data_paths(directory, files) if links else []):
             data[LINK.format(k + 1)] = h5py.ExternalLink(path.name, DATA)
         det = entry.create_group("instrument/detector")
         det.attrs["NX_class"] = "NXdetector"

@@ -211,3 +211,26 @@ def test_closed_master_after_the_writer_finished_reads_every_frame(eiger, views)
     np.testing.assert_array_equal(_shown_frame(view), w.frame(2 * PER_FILE - 1))
     with h5py.File(w.master, "r") as g:  # the reader left the master as it was
         assert g["/entry"].attrs["NX_class"] == "NXentry"
+
+
+@pytest.mark.parametrize("links", [True, False], ids=["eiger", "vds-only"])
+def test_auto_open_of_a_master_uses_swmr_while_its_data_files_are_written(eiger, links):
+    w = eiger()
+    w.frames(PER_FILE + 1)
+    master = ew.write_master(
+        w.directory, 2, PER_FILE, NY, NX, "u2", name="second_master.h5", links=links
+    )
+    f, is_swmr = open_h5_file_for_reading(master)
+    with f:
+        assert is_swmr
+        data = f[VDS]
+        assert data.shape == (PER_FILE + 1, NY, NX)
+        np.testing.assert_array_equal(data[-1], w.frame(PER_FILE))
+        n = w.frames(1)
+        data.refresh()
+        np.testing.assert_array_equal(data[-1], w.frame(n - 1))
+    w.close()
+    f, is_swmr = open_h5_file_for_reading(master)  # all files closed: an ordinary file
+    with f:
+        assert not is_swmr
+        assert f[VDS].shape == (n, NY, NX)
