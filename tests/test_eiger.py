@@ -234,3 +234,31 @@ def test_auto_open_of_a_master_uses_swmr_while_its_data_files_are_written(eiger,
     with f:
         assert not is_swmr
         assert f[VDS].shape == (n, NY, NX)
+
+
+def test_tree_lists_external_links_to_data_as_datasets(tmp_path):
+    from swmr_widgets.nodes import tree_nodes
+
+    with h5py.File(tmp_path / "data.h5", "w") as g:
+        g["frames"] = np.arange(24, dtype="u2").reshape(2, 3, 4)
+        g["frames"].attrs["units"] = "counts"
+        g.create_group("more")
+    with h5py.File(tmp_path / "master.h5", "w") as f:
+        f["to_data"] = h5py.ExternalLink("data.h5", "/frames")
+        f["to_group"] = h5py.ExternalLink("data.h5", "/more")
+        f["to_nothing"] = h5py.ExternalLink("data.h5", "/missing")
+    with h5py.File(tmp_path / "master.h5", "r") as f:
+        nodes = {n["path"]: n for n in tree_nodes(f)}
+    data = nodes["/to_data"]
+    assert data["kind"] == "dataset" and data["plottable"]
+    assert (data["shape"], data["dtype"], data["units"]) == ([2, 3, 4], "uint16", "counts")
+    assert data["link"] == "external link to data.h5:/frames"
+    assert nodes["/to_group"] == {
+        "path": "/to_group",
+        "name": "to_group",
+        "parent": "/",
+        "kind": "link",
+        "reason": "external link to data.h5:/more",
+    }
+    assert nodes["/to_nothing"]["kind"] == "link"
+    assert nodes["/to_nothing"]["reason"].startswith("external link to data.h5:/missing (cannot")
