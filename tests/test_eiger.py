@@ -262,3 +262,17 @@ def test_tree_lists_external_links_to_data_as_datasets(tmp_path):
     }
     assert nodes["/to_nothing"]["kind"] == "link"
     assert nodes["/to_nothing"]["reason"].startswith("external link to data.h5:/missing (cannot")
+
+
+def test_master_counts_as_finished_once_the_detector_closed_its_data_files(eiger):
+    w = eiger()
+    w.frames(2)
+    with LiveFile(w.master, stall_after=600) as live:
+        live.follow(VDS)
+        live.poll()
+        assert live.is_swmr and live.health.state is State.LIVE
+        w.close()
+        wait_for(
+            lambda: live.poll().health.state is State.FINISHED, 30, "the master to count finished"
+        )
+        assert live.health.errors == ()

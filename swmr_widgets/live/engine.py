@@ -466,7 +466,7 @@ class LiveFile:
             note = self._note
             if source.deleted:
                 state = State.DELETED
-            elif not source.is_swmr or self._complete():
+            elif not source.is_swmr or self._complete() or source.links_finished(now):
                 state = State.FINISHED
             elif idle > self.stall_after:
                 state = State.STALLED

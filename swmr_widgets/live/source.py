@@ -70,8 +70,10 @@ class FileSource:
         self.wait = wait
         self.swmr = swmr
         self.link_interval = link_interval
-        self._linked: list[Path] = []  # files a non-SWMR master links to
+        self._linked: list[Path] = []  # files a master links to
         self._linked_next = 0.0
+        self._master = False
+        self._links_done = False
         self.shared: SharedFile | None = None
         self.waiting_for = ""  # why the file is not attached yet
         self.deleted = False
@@ -148,10 +150,13 @@ class FileSource:
         self.deleted = False
         self._key, self._sig = file_identity(shared.file, self.path)
         self._linked = []
-        if self.swmr == "auto" and shared.owned and not shared.is_swmr:
+        # a master: a file no SWMR writer holds itself, whose links point at other files
+        self._master = shared.owned and not held_by_swmr_writer(self.path)
+        if self.swmr == "auto" and self._master:
             with contextlib.suppress(Exception):  # a damaged file: the walk reports it
                 self._linked = linked_files(shared.root)
         self._linked_next = 0.0
+        self._links_done = False
 
     @property
     def can_switch_to_swmr(self) -> bool:
@@ -175,6 +180,21 @@ class FileSource:
             return False
         self._linked_next = now + self.link_interval
         return any(held_by_swmr_writer(p) for p in self._linked)
+
+    def links_finished(self, now: float | None = None) -> bool:
+        """Whether this master, read in SWMR mode for its links, has no live linked file left.
+
+        True once no SWMR writer holds any of the files its external links and
+        virtual datasets point at (the detector has finished); looks at their
+        superblocks at most every `link_interval` seconds.
+        """
+        if not (self._linked and self._master and self.is_swmr):
+            return False
+        now = time.monotonic() if now is None else now
+        if now >= self._linked_next:
+            self._linked_next = now + self.link_interval
+            self._links_done = not any(held_by_swmr_writer(p) for p in self._linked)
+        return self._links_done
 
     def switch_to_swmr(self) -> bool:
         """Reopen the file in SWMR mode (its linked data is being written); return success.
