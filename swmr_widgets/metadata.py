@@ -41,6 +41,7 @@ from swmr_widgets.conventions import (
     _scale_axes,
     netcdf_placeholder,
 )
+from swmr_widgets.swmr import explain_hdf5_error
 
 __all__ = ["MAX_AXIS_VALUES", "Axis", "DatasetMeta", "broken_meta", "describe_dataset"]
 
@@ -241,7 +242,7 @@ def describe_dataset(ds: h5py.Dataset, path: str | None = None) -> DatasetMeta:
     try:
         return _describe(ds, path)
     except Exception as exc:  # odd files must never break a viewer
-        return broken_meta(path, f"could not describe the dataset: {type(exc).__name__}: {exc}")
+        return broken_meta(path, f"could not describe the dataset: {explain_hdf5_error(exc)}")
 
 
 def _parent(ds: h5py.Dataset, path: str) -> h5py.Group:

@@ -19,6 +19,7 @@ import h5py
 from swmr_widgets.attrs import _is_pymodaq, _LazyAttrs, _pick_label, _pick_units
 from swmr_widgets.conventions import netcdf_placeholder
 from swmr_widgets.metadata import NETCDF_PLACEHOLDER, _classify
+from swmr_widgets.swmr import explain_hdf5_error
 
 __all__ = ["tree_nodes"]
 
@@ -39,7 +40,9 @@ def tree_nodes(group: h5py.Group) -> list[dict]:
         ``parent`` and ``kind`` (``"group"``, ``"dataset"`` or ``"link"``).
         Datasets add ``shape``, ``dtype``, ``plottable``, ``reason``, ``label``,
         ``units`` and ``growing``; links (soft, external, or a second hard link to
-        a group already listed) add the target in ``reason``. Links are not
+        a group already listed) add the target in ``reason``. An external link
+        to a dataset (a detector master's link to a data file) is listed as
+        that dataset, with the target in ``link``; other links are not
         followed. Axis data is not read, so this costs a few tens of µs per node.
     """
     nodes: list[dict] = []
@@ -74,6 +77,9 @@ def _walk(gid: Any, path: str, nodes: list[dict], seen: dict[int, str]) -> None:
         name = raw_name.decode("utf-8", "replace")
         child = f"{path}/{name}" if path != "/" else f"/{name}"
         base = {"path": child, "name": name, "parent": path}
+        if link_type == h5py.h5l.TYPE_EXTERNAL:
+            nodes.append({**base, **_external(gid, raw_name, name, group_attrs, group_name)})
+            continue
         if link_type != h5py.h5l.TYPE_HARD:
             nodes.append({**base, "kind": "link", "reason": _link_target(gid, raw_name, link_type)})
             continue
@@ -118,6 +124,24 @@ def _link_target(gid: Any, name: bytes, link_type: int) -> str:
     return "user-defined link"
 
 
+def _external(
+    gid: Any, raw_name: bytes, name: str, group_attrs: Mapping[str, Any], group_name: str
+) -> dict[str, Any]:
+    """An external link: the dataset it points to (with ``link`` naming the target), else a link.
+
+    HDF5 opens the linked file with this file's access mode: in SWMR mode when
+    this file is read in SWMR mode. Groups in other files are not walked.
+    """
+    target = _link_target(gid, raw_name, h5py.h5l.TYPE_EXTERNAL)
+    try:
+        oid = h5py.h5o.open(gid, raw_name)
+    except Exception as exc:
+        return {"kind": "link", "reason": f"{target} (cannot open: {explain_hdf5_error(exc)})"}
+    if not isinstance(oid, h5py.h5d.DatasetID):
+        return {"kind": "link", "reason": target}
+    return {**_dataset_summary(oid, name, group_attrs, group_name), "link": target}
+
+
 def _dataset_summary(
     oid: Any, name: str, group_attrs: Mapping[str, Any], group_name: str
 ) -> dict[str, Any]:
@@ -152,7 +176,7 @@ def _dataset_summary(
             shape=[],
             dtype="unknown",
             plottable=False,
-            reason=f"could not read the dataset: {type(exc).__name__}: {exc}",
+            reason=f"could not read the dataset: {explain_hdf5_error(exc)}",
             label=name,
             units="",
             growing=False,

@@ -27,12 +27,16 @@ from typing import Literal
 
 import h5py
 
+from swmr_widgets.linked import links_to_live_files
+from swmr_widgets.superblock import held_by_swmr_writer, superblock_offset
+
 __all__ = [
     "FileLockedError",
     "NotHDF5Error",
     "SwmrOpenError",
     "UncleanFileError",
     "collect_datasets",
+    "explain_hdf5_error",
     "is_swmr_read",
     "open_h5_file_for_reading",
     "refresh_cached",
@@ -43,8 +47,6 @@ PathLike = str | os.PathLike[str]
 SwmrMode = bool | Literal["auto"]
 Locking = bool | Literal["best-effort"] | None
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
 #: HDF5 error text fragments, as written by libhdf5 1.10 - 2.0.
 _OPEN_FOR_WRITE = "already open for write"
 _NOT_OPEN_FOR_SWMR = "not already open for swmr writing"
@@ -52,6 +54,9 @@ _LOCK_FAILED = "unable to lock file"
 _LOCKING_UNSUPPORTED = ("function not implemented", "locking disabled", "errno = 38")
 _NOT_HDF5 = "file signature not found"
 _TRUNCATED = "truncated file"
+
+#: What :func:`explain_hdf5_error` says of data held by a writer (linked from another file).
+HELD_BY_WRITER = "data comes from a file that a writer holds"
 
 
 class SwmrOpenError(OSError):
@@ -193,8 +198,13 @@ def open_h5_file_for_reading(
     swmr : bool or "auto", default "auto"
         ``"auto"`` opens a closed ordinary file normally and switches to SWMR
         mode when a SWMR writer holds the file, when one crashed while holding
-        it, or when a PyMoDAQ file says ``swmr_active``. ``True`` or ``False``
-        force the mode.
+        it, when a PyMoDAQ file says ``swmr_active``, or when the file's
+        external links or virtual datasets point at files a SWMR writer holds
+        (an Eiger/Odin master whose data files are still being written: HDF5
+        opens linked files with the master's mode). A "truncated file" error
+        is retried in SWMR mode when the superblock says a SWMR writer holds
+        the file, so a live file is never reported damaged. ``True`` or
+        ``False`` force the mode.
     locking : bool, "best-effort" or None, default None
         HDF5 file locking, passed to :class:`h5py.File`. ``None`` uses HDF5's
         default and falls back to ``"best-effort"`` on file systems that do
@@ -272,15 +282,31 @@ def _open_once(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File,
         # A SWMR writer holds the file (or held it and crashed): open in SWMR mode.
         # A crashed non-SWMR writer makes this second attempt fail with the h5clear advice.
         return _h5open(path, True, locking), True
+    except NotHDF5Error:
+        # A non-SWMR open of a file that a fast SWMR writer is extending can read a
+        # superblock whose end of file lies beyond the bytes on disk yet: "truncated".
+        # The superblock's flags tell a live (or crashed) SWMR writer from real damage.
+        if held_by_swmr_writer(path):
+            return _h5open(path, True, locking), True
+        f = _h5open(path, False, locking)  # the writer may have closed it meanwhile
     if is_swmr_read(f):
         # The file is already open in this process (another view, the caller's handle):
         # HDF5 then shares that open file, with its SWMR mode, whatever was asked here.
         return f, True
-    if not _flag(f.attrs.get("swmr_active")):
+    if not _flag(f.attrs.get("swmr_active")) and not _links_to_live_files(f):
         return f, False
-    # A PyMoDAQ file that was written in SWMR mode: reopen so refresh shows new data.
+    # A PyMoDAQ file that was written in SWMR mode, or a detector master whose external
+    # links or virtual datasets point at files a SWMR writer holds: reopen in SWMR mode,
+    # so that refresh shows new data (HDF5 opens linked files with the master's mode).
     f.close()
     return _h5open(path, True, locking), True
+
+
+def _links_to_live_files(f: h5py.File) -> bool:
+    try:
+        return links_to_live_files(f)
+    except Exception:  # a damaged file: the walk that follows reports it
+        return False
 
 
 def _flag(value: object) -> bool:
@@ -345,14 +371,7 @@ def _check_readable_hdf5(path: Path) -> None:
 
 
 def _has_hdf5_signature(fh: object, size: int) -> bool:
-    # The superblock sits at 0, 512, 1024, 2048, ... (after an optional user block).
-    offset = 0
-    while offset + len(HDF5_SIGNATURE) <= size:
-        fh.seek(offset)  # type: ignore[attr-defined]
-        if fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:  # type: ignore[attr-defined]
-            return True
-        offset = 512 if offset == 0 else offset * 2
-    return False
+    return superblock_offset(fh, size) is not None  # type: ignore[arg-type]
 
 
 def _h5open(path: Path, swmr: bool, locking: Locking) -> h5py.File:
@@ -368,6 +387,7 @@ def _h5open(path: Path, swmr: bool, locking: Locking) -> h5py.File:
 def _translate(path: Path, exc: OSError, swmr: bool) -> OSError:
     name = os.fspath(path)
     text = str(exc).lower()
+    raw = _without_h5clear_hint(str(exc))
     if _LOCK_FAILED in text:
         return FileLockedError(
             path,
@@ -377,7 +397,17 @@ def _translate(path: Path, exc: OSError, swmr: bool) -> OSError:
             "timeout=... to wait for it.",
             errno.EAGAIN,
         )
-    if _NOT_OPEN_FOR_SWMR in text or (_OPEN_FOR_WRITE in text and swmr):
+    marked = _NOT_OPEN_FOR_SWMR in text or _OPEN_FOR_WRITE in text
+    if marked and held_by_swmr_writer(path):
+        # never advise h5clear here: a SWMR writer may still be at work on the file
+        return UncleanFileError(
+            path,
+            f"{name!r} is being written by a SWMR writer (or was, until it crashed). "
+            "Open it with swmr=True or swmr='auto' to read it while it is written.",
+        )
+    if marked:
+        # the file's flags say "open for write" without SWMR: a writer without SWMR
+        # mode runs with file locking off, or crashed
         return UncleanFileError(
             path,
             f"{name!r} is marked as open for writing, but not by a SWMR writer: its writer is "
@@ -385,17 +415,57 @@ def _translate(path: Path, exc: OSError, swmr: bool) -> OSError:
             f"program is writing it, clear the mark with: h5clear -s {name!r} "
             "(Debian/Ubuntu package hdf5-tools), then open it again.",
         )
-    if _OPEN_FOR_WRITE in text:
-        return UncleanFileError(
-            path,
-            f"{name!r} is open for writing by another program (or was, until it crashed). "
-            "Open it with swmr=True or swmr='auto' to read it while it is written.",
-        )
     if _NOT_HDF5 in text or _TRUNCATED in text:
         what = "truncated" if _TRUNCATED in text else "not a valid HDF5 file"
+        live = held_by_swmr_writer(path) and not swmr
         return NotHDF5Error(
             path,
-            f"{name!r} is {what}: {exc}. If a writer is still creating it, wait; otherwise "
-            "the file is damaged.",
+            f"{name!r} is {what}: {raw}. "
+            + (
+                "A SWMR writer is extending it: open it with swmr=True or swmr='auto'."
+                if live
+                else "If a writer is still creating it, wait; otherwise the file is damaged."
+            ),
         )
-    return SwmrOpenError(path, f"Cannot open {name!r} for reading: {exc}", exc.errno or errno.EIO)
+    return SwmrOpenError(path, f"Cannot open {name!r} for reading: {raw}", exc.errno or errno.EIO)
+
+
+def _without_h5clear_hint(text: str) -> str:
+    """HDF5's error text without its "(may use <h5clear file> ...)" hint.
+
+    HDF5 gives that hint whenever a file is marked open for write, also while a
+    SWMR writer holds it, where clearing the mark can damage the file.
+    """
+    start = text.find("(may use <h5clear")
+    if start < 0:
+        return text
+    end = text.find(")", start)
+    return (text[:start].rstrip() + text[end + 1 :]) if end >= 0 else text[:start].rstrip()
+
+
+def explain_hdf5_error(exc: BaseException) -> str:
+    """A one-line description of an error met while reading a file, for a status line.
+
+    HDF5's "file is already open for write (may use <h5clear file> ...)", met
+    when reading data that an external link or a virtual dataset takes from a
+    file a writer holds, becomes advice to open the file in SWMR mode: running
+    ``h5clear`` on a file a writer may still hold can damage it.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error.
+
+    Returns
+    -------
+    str
+        ``"<type>: <message>"``.
+    """
+    text = str(exc)
+    if _OPEN_FOR_WRITE in text.lower():
+        return (
+            f"{type(exc).__name__}: {HELD_BY_WRITER} "
+            "(an external link or virtual dataset source); open the file with swmr=True "
+            "(or swmr='auto') to read it while it is written"
+        )
+    return f"{type(exc).__name__}: {_without_h5clear_hint(text)}"

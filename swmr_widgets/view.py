@@ -23,7 +23,7 @@ from swmr_widgets.cells import claim_cell
 from swmr_widgets.live import LiveFile, Poll
 from swmr_widgets.panels import Panel, make_panels
 from swmr_widgets.status import StatusLine
-from swmr_widgets.swmr import SwmrMode
+from swmr_widgets.swmr import SwmrMode, explain_hdf5_error
 from swmr_widgets.ticker import Ticker, loop_running
 from swmr_widgets.toolbar import build_toolbar
 from swmr_widgets.tree import DatasetTree
@@ -55,6 +55,11 @@ class SwmrView(widgets.VBox):
         waits for a missing file to appear; ``False`` raises in both cases.
     swmr : bool or "auto", default "auto"
         How to open the file (see :func:`~swmr_widgets.open_h5_file_for_reading`).
+        ``True`` or ``False`` force SWMR mode on or off. ``"auto"`` opens a
+        closed ordinary file normally and uses SWMR mode when a SWMR writer
+        holds the file, or holds files that its external links or virtual
+        datasets point at (an Eiger/Odin master whose data files are still
+        being written).
     tree_interval : float, default 2.0
         Seconds between two refreshes of the shapes shown in the tree.
     stall_after : float, optional
@@ -238,7 +243,7 @@ class SwmrView(widgets.VBox):
                 poll = poll.then(self.live.poll())  # the new feeds read at once
             self._render(poll)
         except Exception as exc:
-            self._errors.append(f"{type(exc).__name__}: {exc}")
+            self._errors.append(explain_hdf5_error(exc))
         finally:
             self.ticks += 1
             self._ticking = False
@@ -265,7 +270,7 @@ class SwmrView(widgets.VBox):
             try:  # a dataset that cannot be opened must not keep the others from showing
                 feeds.append(self.live.follow(path))
             except Exception as exc:
-                self._errors.append(f"cannot show {path}: {type(exc).__name__}: {exc}")
+                self._errors.append(f"cannot show {path}: {explain_hdf5_error(exc)}")
         self._panels = make_panels(feeds, self._request_tick)
         self._panel_box.children = [p.widget for p in self._panels]
 
@@ -282,7 +287,7 @@ class SwmrView(widgets.VBox):
             try:
                 panel.render(poll.updates)
             except Exception as exc:  # retried at the next tick
-                self._errors.append(f"{', '.join(panel.paths)}: {type(exc).__name__}: {exc}")
+                self._errors.append(f"{', '.join(panel.paths)}: {explain_hdf5_error(exc)}")
         self._tree.update_shapes(poll.shapes)
 
     # ------------------------------------------------------------------ status

@@ -104,6 +104,9 @@ def make_zoo(f: h5py.File) -> dict[str, Expect]:
     external = Path(f.filename).with_name(EXTERNAL_FILE)
     with h5py.File(external, "w") as g:
         g["target"] = np.arange(5.0)
+    # an external link to data is shown as that dataset; a dangling one stays a link
     z["external_link"] = h5py.ExternalLink(EXTERNAL_FILE, "/target")
-    out[f"{ZOO}/external_link"] = Expect("link", reason="external link")
+    out[f"{ZOO}/external_link"] = Expect("SeriesPanel", np.arange(5.0).astype(np.float32))
+    z["external_dangling"] = h5py.ExternalLink("zoo_missing.h5", "/target")
+    out[f"{ZOO}/external_dangling"] = Expect("link", reason="external link to zoo_missing.h5")
     return out

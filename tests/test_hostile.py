@@ -81,7 +81,7 @@ def test_every_zoo_dataset_is_plotted_right_or_explained(zoo, views):
     path, expect = zoo
     view = views(path)
     nodes = {n["path"]: n for n in view._tree.nodes}
-    assert len(expect) == 27
+    assert len(expect) == 28
     for p, e in expect.items():
         node = nodes[p]
         if e.panel == "link":

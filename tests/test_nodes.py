@@ -51,7 +51,8 @@ def test_tree_nodes_shape_and_links(zoo, tmp_path):
     }
     assert by_path["/zlinks/soft"]["kind"] == "link"
     assert by_path["/zlinks/soft"]["reason"] == "soft link to /plain/a"
-    assert by_path["/zlinks/external"]["reason"] == "external link to other.h5:/x"
+    # a dangling external link: listed as a link, saying where it points and that it fails
+    assert by_path["/zlinks/external"]["reason"].startswith("external link to other.h5:/x")
     assert by_path["/zlinks/dangling"]["kind"] == "link"
     assert by_path["/zlinks/loop"] == {
         "path": "/zlinks/loop",

@@ -30,13 +30,15 @@ import h5py
 from swmr_widgets.attrs import _LazyAttrs, _text
 from swmr_widgets.live.feeds import Feed, feed_class
 from swmr_widgets.live.health import Health, RateMeter, State
+from swmr_widgets.live.reopened import ReopenedDataset, park, usable
 from swmr_widgets.live.source import Change, FileSource
 from swmr_widgets.live.updates import Update
 from swmr_widgets.metadata import DatasetMeta, broken_meta, describe_dataset
 from swmr_widgets.nodes import tree_nodes
-from swmr_widgets.swmr import SwmrMode, refresh_cached
+from swmr_widgets.swmr import HELD_BY_WRITER, SwmrMode, explain_hdf5_error, refresh_cached
 
 __all__ = ["LiveFile", "Poll"]
+
 
 #: Seconds one poll may spend refreshing the shapes of datasets not followed.
 TREE_BUDGET = 0.0005
@@ -95,7 +97,11 @@ class LiveFile:
         :class:`FileNotFoundError` for a missing file; ``True`` also waits for
         a missing file; ``False`` raises in both cases.
     swmr : bool or "auto", default "auto"
-        How to open the file, see :func:`~swmr_widgets.swmr.open_h5_file_for_reading`.
+        How to open the file, see :func:`~swmr_widgets.swmr.open_h5_file_for_reading`:
+        ``True`` or ``False`` force the mode. ``"auto"`` also reopens a file
+        in SWMR mode when data its external links or virtual datasets point
+        at turns out to be held by a SWMR writer (a detector master whose data
+        files are still being written).
     stall_after : float, default 5.0
         Seconds without any change after which the writer counts as stalled.
     tree_interval : float, default 2.0
@@ -133,10 +139,12 @@ class LiveFile:
         self._note = ""
         self._reopened = ""  # the note to show once a replaced file is open again
         self._errors: tuple[str, ...] = ()
+        self._switch = False  # linked data is held by a SWMR writer: reopen in SWMR mode
         self._on_detach()
         self._source = FileSource(source, wait=wait, swmr=swmr)
         if self._source.attached:
             self._on_attach()
+            self._switch_to_swmr([])
         self._health = self._make_health(time.monotonic())
 
     # ------------------------------------------------------------------ what is there
@@ -191,9 +199,10 @@ class LiveFile:
             except KeyError:
                 raise
             except Exception as exc:  # a damaged object: say so, never fail the caller
-                meta = broken_meta(path, f"cannot open: {type(exc).__name__}: {exc}")
+                meta = broken_meta(path, f"cannot open: {explain_hdf5_error(exc)}")
             else:
                 meta = describe_dataset(ds, path)  # by this path: hard links share `ds`
+                park([ds])
             self._metas[path] = meta
         return meta
 
@@ -258,6 +267,7 @@ class LiveFile:
         meta = self.meta(path)
         ds = self._dataset(path)
         feed = feed_class(meta, ds.ndim)(path, meta, ds, self._dataset)
+        park(feed.datasets)
         self._feeds[feed] = None
         return feed
 
@@ -290,7 +300,8 @@ class LiveFile:
                     self._refresh_tree(now, shapes)
                 self._refreshed = time.time()
         except Exception as exc:  # the poll never raises
-            errors.append(f"{type(exc).__name__}: {exc}")
+            errors.append(explain_hdf5_error(exc))
+            self._switch = self._switch or HELD_BY_WRITER in errors[-1]
         finally:
             self._polling = False
         new = max((u.new for u in updates.values()), default=0)
@@ -301,8 +312,27 @@ class LiveFile:
         self._health = self._make_health(now)
         return Poll(updates, shapes, tuple(changes), self._health)
 
+    def _switch_to_swmr(self, changes: list[Change]) -> bool:
+        """Reopen a master in SWMR mode once its linked data is held by a SWMR writer."""
+        source = self._source
+        if not (self._switch or source.linked_file_live()):
+            return False
+        self._switch = False
+        if not source.can_switch_to_swmr:
+            return False
+        if not source.switch_to_swmr():
+            changes.append(Change.DETACHED)
+            self._on_detach()
+            return True
+        changes.append(Change.REOPENED)
+        self._note = f"{source.path.name} links to data a SWMR writer is writing: read in SWMR mode"
+        self._on_attach()
+        return True
+
     def _check(self, changes: list[Change]) -> None:
-        invalid = any(not ds.id.valid for feed in self._feeds for ds in feed.datasets)
+        if self._switch_to_swmr(changes):
+            return
+        invalid = any(not usable(ds) for feed in self._feeds for ds in feed.datasets)
         change = self._source.check(invalid=invalid)
         if change is None:
             return
@@ -331,20 +361,32 @@ class LiveFile:
     def _read(
         self, updates: dict[Feed, Update], shapes: dict[str, tuple[int, ...]], errors: list[str]
     ) -> None:
+        shared = self._source.shared
+        if shared is not None:
+            shared.park()  # nothing that may alias open while the others are refreshed and read
         followed = {id(ds): ds for feed in self._feeds for ds in feed.datasets}
-        refresh_cached({ds.name or str(k): ds for k, ds in followed.items()})
-        for feed in self._feeds:
+        refresh_cached(
+            {str(k): ds for k, ds in followed.items() if not isinstance(ds, ReopenedDataset)}
+        )
+        # feeds of reopened datasets last, each closed again once read (see live.reopened)
+        ordered = sorted(
+            self._feeds, key=lambda f: any(isinstance(d, ReopenedDataset) for d in f.datasets)
+        )
+        for feed in ordered:
             try:
                 update = feed.poll()
                 feed.error = ""
+                # the followed datasets were refreshed: their shapes are current for free
+                shapes[feed.path] = tuple(feed.dataset.shape or ())
             except Exception as exc:  # one bad dataset must not stop the others
-                feed.error = f"{type(exc).__name__}: {exc}"
+                feed.error = explain_hdf5_error(exc)
+                self._switch = self._switch or HELD_BY_WRITER in feed.error
                 errors.append(f"{feed.path}: {feed.error}")
                 continue
+            finally:
+                park(feed.datasets)
             if update is not None:
                 updates[feed] = update
-            # the followed datasets were refreshed: their shapes are current for free
-            shapes[feed.path] = tuple(feed.dataset.shape or ())
 
     def _refresh_tree(self, now: float, shapes: dict[str, tuple[int, ...]]) -> None:
         """Refresh the shapes of growing datasets, for at most TREE_BUDGET per poll."""
@@ -356,9 +398,12 @@ class LiveFile:
         while self._tree_pos < len(paths) and time.perf_counter() < deadline:
             chunk = paths[self._tree_pos : self._tree_pos + TREE_STEP]
             part = {p: self._dataset(p) for p in chunk}
-            refresh_cached(part)
-            # (the shape of a dataset with a null dataspace is None)
-            shapes.update({p: tuple(ds.shape or ()) for p, ds in part.items()})
+            refresh_cached({p: d for p, d in part.items() if not isinstance(d, ReopenedDataset)})
+            # (the shape of a dataset with a null dataspace is None); reopened datasets
+            # come last and are closed again at once (see live.reopened)
+            for p, ds in sorted(part.items(), key=lambda i: isinstance(i[1], ReopenedDataset)):
+                shapes[p] = tuple(ds.shape or ())
+                park([ds])
             self._tree_pos += len(chunk)
         if self._tree_pos >= len(paths):
             self._tree_pos = 0
@@ -370,6 +415,9 @@ class LiveFile:
         root = self._source.root
         self._metas = {}
         self._nodes = tree_nodes(root) if root is not None else []
+        self._switch = self._source.can_switch_to_swmr and any(
+            HELD_BY_WRITER in n.get("reason", "") for n in self._nodes
+        )
         datasets = [n for n in self._nodes if n.get("kind") == "dataset"]
         self._dataset_paths = tuple(n["path"] for n in datasets)
         self._path_set = frozenset(self._dataset_paths)
@@ -397,6 +445,7 @@ class LiveFile:
             self._feeds.pop(feed, None)
             return
         feed.bind(meta, ds, self._dataset)
+        park(feed.datasets)
 
     def _dataset(self, path: str) -> h5py.Dataset:
         shared = self._source.shared
@@ -417,7 +466,7 @@ class LiveFile:
             note = self._note
             if source.deleted:
                 state = State.DELETED
-            elif not source.is_swmr or self._complete():
+            elif not source.is_swmr or self._complete() or source.links_finished(now):
                 state = State.FINISHED
             elif idle > self.stall_after:
                 state = State.STALLED

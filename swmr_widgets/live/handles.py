@@ -6,6 +6,9 @@ dataset across several chunks fails with "can't insert duplicate key". So all
 engines following one file (two views, the one a re-run notebook cell left
 behind, a terminal follower) share one :class:`SharedFile`, and it hands out a
 single handle per HDF5 object, whatever path (hard link) it is asked by.
+Virtual datasets and external-link datasets of a file read in SWMR mode are
+handed out as :class:`~swmr_widgets.live.reopened.ReopenedDataset`, open only
+while read (see :mod:`swmr_widgets.live.reopened`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import ClassVar
 
 import h5py
 
+from swmr_widgets.live.reopened import ReopenedDataset, needs_reopening
 from swmr_widgets.swmr import SwmrMode, is_swmr_read, open_h5_file_for_reading
 
 __all__ = ["SharedFile", "file_identity"]
@@ -101,11 +105,20 @@ class SharedFile:
             key = (obj.id.fileno, h5py.h5o.get_info(obj.id).addr)
         except Exception:  # no address (an odd driver): identify by path alone
             key = (path,)
+        if key not in self._by_object and self.is_swmr and needs_reopening(obj, self.file):
+            obj = ReopenedDataset(obj, self.file, path)
+            obj.park()
         ds = self._by_object.setdefault(key, obj)
         # a second hard link to a dataset already open: drop the new handle, so that
         # HDF5 never refreshes one object through two handles
         self._by_path[path] = ds
         return ds
+
+    def park(self) -> None:
+        """Close the handles that are open only while read (reopened when next used)."""
+        for ds in self._by_object.values():
+            if isinstance(ds, ReopenedDataset):
+                ds.park()
 
     def forget(self) -> None:
         """Share this file with no further user (its contents changed on disk)."""
@@ -118,6 +131,7 @@ class SharedFile:
         if self.users > 0:
             return
         self.forget()
+        self.park()
         self._by_path.clear()
         self._by_object.clear()
         if self.owned:

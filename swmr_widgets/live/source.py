@@ -9,13 +9,17 @@ truncated or rewritten in place; the engine then reopens it.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
+import time
 from pathlib import Path
 
 import h5py
 
+from swmr_widgets.linked import linked_files
 from swmr_widgets.live.handles import SharedFile, file_identity
+from swmr_widgets.superblock import held_by_swmr_writer
 from swmr_widgets.swmr import FileLockedError, NotHDF5Error, SwmrMode, is_empty_file
 
 __all__ = ["Change", "FileSource"]
@@ -46,14 +50,30 @@ class FileSource:
         for a missing file; ``True`` also waits for a missing or empty file;
         ``False`` raises in both cases. Only the first attempt raises.
     swmr : bool or "auto"
-        Passed to :func:`~swmr_widgets.swmr.open_h5_file_for_reading`.
+        Passed to :func:`~swmr_widgets.swmr.open_h5_file_for_reading`. With
+        ``"auto"``, a file opened without SWMR mode whose external links or
+        virtual datasets point at other files (a detector master) is reopened
+        in SWMR mode once a SWMR writer holds one of those files, so that the
+        linked data can be read and followed.
+    link_interval : float
+        Seconds between two looks at the files a master links to.
     """
 
     def __init__(
-        self, target: str | os.PathLike[str] | h5py.Group, *, wait: bool | None, swmr: SwmrMode
+        self,
+        target: str | os.PathLike[str] | h5py.Group,
+        *,
+        wait: bool | None,
+        swmr: SwmrMode,
+        link_interval: float = 0.5,
     ) -> None:
         self.wait = wait
         self.swmr = swmr
+        self.link_interval = link_interval
+        self._linked: list[Path] = []  # files a master links to
+        self._linked_next = 0.0
+        self._master = False
+        self._links_done = False
         self.shared: SharedFile | None = None
         self.waiting_for = ""  # why the file is not attached yet
         self.deleted = False
@@ -129,6 +149,71 @@ class FileSource:
         self.waiting_for = ""
         self.deleted = False
         self._key, self._sig = file_identity(shared.file, self.path)
+        self._linked = []
+        # a master: a file no SWMR writer holds itself, whose links point at other files
+        self._master = shared.owned and not held_by_swmr_writer(self.path)
+        if self.swmr == "auto" and self._master:
+            with contextlib.suppress(Exception):  # a damaged file: the walk reports it
+                self._linked = linked_files(shared.root)
+        self._linked_next = 0.0
+        self._links_done = False
+
+    @property
+    def can_switch_to_swmr(self) -> bool:
+        """Whether :meth:`switch_to_swmr` may reopen the file (``swmr="auto"``, opened here)."""
+        return (
+            self.swmr == "auto"
+            and self.shared is not None
+            and self.shared.owned
+            and (not self.shared.is_swmr)
+        )
+
+    def linked_file_live(self, now: float | None = None) -> bool:
+        """Whether a file this (non-SWMR) master links to is now held by a SWMR writer.
+
+        Looks at the linked files' superblocks at most every `link_interval` seconds.
+        """
+        if not self._linked or not self.can_switch_to_swmr:
+            return False
+        now = time.monotonic() if now is None else now
+        if now < self._linked_next:
+            return False
+        self._linked_next = now + self.link_interval
+        return any(held_by_swmr_writer(p) for p in self._linked)
+
+    def links_finished(self, now: float | None = None) -> bool:
+        """Whether this master, read in SWMR mode for its links, has no live linked file left.
+
+        True once no SWMR writer holds any of the files its external links and
+        virtual datasets point at (the detector has finished); looks at their
+        superblocks at most every `link_interval` seconds.
+        """
+        if not (self._linked and self._master and self.is_swmr):
+            return False
+        now = time.monotonic() if now is None else now
+        if now >= self._linked_next:
+            self._linked_next = now + self.link_interval
+            self._links_done = not any(held_by_swmr_writer(p) for p in self._linked)
+        return self._links_done
+
+    def switch_to_swmr(self) -> bool:
+        """Reopen the file in SWMR mode (its linked data is being written); return success.
+
+        HDF5 opens the files that external links and virtual datasets point at
+        with the mode of the file holding them, so only a master read in SWMR
+        mode can read and follow data files a SWMR writer holds.
+        """
+        if not self.can_switch_to_swmr:
+            return False
+        self.shared.forget()
+        self.detach()
+        try:
+            shared = SharedFile.acquire(self.path, True)
+        except OSError as exc:
+            self.waiting_for = f"cannot open {self.path.name} yet: {exc}"
+            return False
+        self._bind(shared)
+        return True
 
     def check(self, invalid: bool = False) -> Change | None:
         """Look at the file on disk; reopen it if it was replaced or rewritten.
