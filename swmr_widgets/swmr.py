@@ -51,6 +51,7 @@ Locking = bool | Literal["best-effort"] | None
 _OPEN_FOR_WRITE = "already open for write"
 _NOT_OPEN_FOR_SWMR = "not already open for swmr writing"
 _LOCK_FAILED = "unable to lock file"
+_LOCKING_MISMATCH = "file locking flag values don't match"
 _LOCKING_UNSUPPORTED = ("function not implemented", "locking disabled", "errno = 38")
 _NOT_HDF5 = "file signature not found"
 _TRUNCATED = "truncated file"
@@ -207,8 +208,11 @@ def open_h5_file_for_reading(
         ``False`` force the mode.
     locking : bool, "best-effort" or None, default None
         HDF5 file locking, passed to :class:`h5py.File`. ``None`` uses HDF5's
-        default and falls back to ``"best-effort"`` on file systems that do
-        not support locking (some network mounts).
+        default (or the setting of a handle this process already holds) and
+        falls back to ``"best-effort"`` on file systems that do not support
+        locking (some network mounts). A reader's lock stops a writer from
+        reopening the file in ``"a"`` mode (pymodaq-data's ``finalize_swmr()``
+        does so); ``False`` lets it.
     timeout : float, default 0.0
         Seconds to keep retrying while the file does not exist yet, is still
         empty, or is held by a writer that has not switched SWMR on yet (the
@@ -381,6 +385,12 @@ def _h5open(path: Path, swmr: bool, locking: Locking) -> h5py.File:
         text = str(exc).lower()
         if locking is None and any(s in text for s in _LOCKING_UNSUPPORTED):
             return h5py.File(path, "r", swmr=swmr, locking="best-effort")
+        if locking is None and _LOCKING_MISMATCH in text:
+            # this process holds the file already, opened without a lock (by the caller)
+            try:
+                return h5py.File(path, "r", swmr=swmr, locking=False)
+            except OSError as again:
+                raise _translate(path, again, swmr) from again
         raise _translate(path, exc, swmr) from exc
 
 

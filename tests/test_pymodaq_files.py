@@ -36,6 +36,7 @@ from waits import wait_for
 
 pytest.importorskip("pymodaq_data")
 
+from swmr_widgets import open_h5_file_for_reading
 from swmr_widgets.live import Latest, LiveFile, Rows, ScanMap, State
 
 TIMEOUT = 30.0
@@ -261,8 +262,8 @@ def test_logger_rows_and_time_axis_exact(pymodaq, lives):
 @pytest.mark.xfail(
     strict=True,
     raises=RuntimeError,
-    reason="the reader opens with HDF5 file locking on: its shared lock makes the writer's "
-    "reopen in finalize_swmr() fail with 'unable to lock file, errno = 11'",
+    reason="with HDF5's default locking (LiveFile has no locking= yet), the reader's shared "
+    "lock makes the writer's reopen in finalize_swmr() fail with 'unable to lock file'",
 )
 def test_writer_can_end_swmr_with_finalize_while_followed(pymodaq, lives):
     w = pymodaq("scan2d", seed=11)
@@ -276,6 +277,24 @@ def test_writer_can_end_swmr_with_finalize_while_followed(pymodaq, lives):
     poll = live.poll()
     assert not poll.health.errors
     np.testing.assert_array_equal(feed.follower.latest, w.written()["d1"][-1, -1])
+
+
+def test_a_reader_without_a_lock_lets_the_writer_finalize(pymodaq):
+    """``locking=False`` is the way to keep reading while the writer ends SWMR in place."""
+    w = pymodaq("scan2d", seed=12)
+    w.step(20)
+    f, is_swmr = open_h5_file_for_reading(w.path, locking=False)
+    try:
+        assert is_swmr
+        # a second open in this process, with the default locking, shares that handle
+        g, _ = open_h5_file_for_reading(w.path)
+        assert g.id == f.id
+        w.close("finalize")  # raises if the writer could not reopen the file
+        ds = f[f"{w.base}/{DATA1D}"]
+        ds.refresh()
+        np.testing.assert_array_equal(ds[-1, -1], w.written()["d1"][-1, -1])
+    finally:
+        f.close()
 
 
 # --------------------------------------------------------------------------- the widget
