@@ -28,8 +28,10 @@ from typing import Any
 import h5py
 
 from swmr_widgets.attrs import _LazyAttrs, _text
+from swmr_widgets.errors import damage_reason
 from swmr_widgets.live.feeds import Feed, feed_class
 from swmr_widgets.live.health import Health, RateMeter, State
+from swmr_widgets.live.problems import Problems, read_error
 from swmr_widgets.live.source import Change, FileSource
 from swmr_widgets.live.updates import Update
 from swmr_widgets.metadata import DatasetMeta, broken_meta, describe_dataset
@@ -59,12 +61,16 @@ class Poll:
         What happened to the file itself (attached, reopened, deleted, ...).
     health : Health
         The state after this poll.
+    nodes_changed : bool
+        Whether :attr:`LiveFile.nodes` changed in place (a missing compression
+        filter became available), so a tree should be redrawn.
     """
 
     updates: dict[Feed, Update] = field(default_factory=dict)
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     changes: tuple[Change, ...] = ()
     health: Health = field(default_factory=Health)
+    nodes_changed: bool = False
 
     def then(self, later: Poll) -> Poll:
         """One result for this poll followed by `later` (two polls of one tick)."""
@@ -73,6 +79,7 @@ class Poll:
             {**self.shapes, **later.shapes},
             self.changes + later.changes,
             later.health,
+            self.nodes_changed or later.nodes_changed,
         )
 
     @property
@@ -106,7 +113,11 @@ class LiveFile:
     ------
     OSError
         When the file cannot be opened and `wait` says not to wait (see
-        :func:`~swmr_widgets.swmr.open_h5_file_for_reading` for the subclasses).
+        :func:`~swmr_widgets.swmr.open_h5_file_for_reading` for the subclasses,
+        among them :class:`~swmr_widgets.swmr.DamagedFileError` when even its
+        root group cannot be read). A file damaged further down opens: its
+        damaged objects are marked in :attr:`nodes` and named in
+        ``health.warnings``.
     """
 
     def __init__(
@@ -249,6 +260,11 @@ class LiveFile:
         ------
         KeyError
             If `path` is not a dataset of the file (or the file is not open yet).
+        DamagedFileError
+            If the dataset cannot be opened: the file is damaged there.
+        MissingFilterError
+            If reading it (or its axes) needs a compression filter that is not
+            installed.
         """
         if path not in self._path_set:
             raise KeyError(
@@ -256,8 +272,12 @@ class LiveFile:
                 f"see .paths for its {len(self._dataset_paths)} datasets"
             )
         meta = self.meta(path)
-        ds = self._dataset(path)
-        feed = feed_class(meta, ds.ndim)(path, meta, ds, self._dataset)
+        ds = None
+        try:
+            ds = self._dataset(path)
+            feed = feed_class(meta, ds.ndim)(path, meta, ds, self._dataset)
+        except Exception as exc:
+            raise read_error(exc, self.path, path, ds) from exc
         self._feeds[feed] = None
         return feed
 
@@ -282,14 +302,17 @@ class LiveFile:
         updates: dict[Feed, Update] = {}
         shapes: dict[str, tuple[int, ...]] = {}
         errors: list[str] = []
+        nodes_changed = False
         try:
             self._check(changes)
             if self._source.attached:
+                nodes_changed = self._problems.recheck()
                 self._read(updates, shapes, errors)
                 if now >= self._tree_next:
                     self._refresh_tree(now, shapes)
                 self._refreshed = time.time()
         except Exception as exc:  # the poll never raises
+            exc = read_error(exc, self.path, "")
             errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             self._polling = False
@@ -299,7 +322,7 @@ class LiveFile:
             self._last_change = now
         self._errors = tuple(errors)
         self._health = self._make_health(now)
-        return Poll(updates, shapes, tuple(changes), self._health)
+        return Poll(updates, shapes, tuple(changes), self._health, nodes_changed)
 
     def _check(self, changes: list[Change]) -> None:
         invalid = any(not ds.id.valid for feed in self._feeds for ds in feed.datasets)
@@ -332,12 +355,19 @@ class LiveFile:
         self, updates: dict[Feed, Update], shapes: dict[str, tuple[int, ...]], errors: list[str]
     ) -> None:
         followed = {id(ds): ds for feed in self._feeds for ds in feed.datasets}
-        refresh_cached({ds.name or str(k): ds for k, ds in followed.items()})
+        try:
+            refresh_cached({ds.name or str(k): ds for k, ds in followed.items()})
+            batch = True
+        except Exception:  # a damaged dataset: refresh feed by feed, to know which fails
+            batch = False
         for feed in self._feeds:
             try:
+                if not batch:
+                    refresh_cached({f"{feed.path} ({k})": d for k, d in enumerate(feed.datasets)})
                 update = feed.poll()
                 feed.error = ""
             except Exception as exc:  # one bad dataset must not stop the others
+                exc = read_error(exc, self.path, feed.path, feed.dataset)
                 feed.error = f"{type(exc).__name__}: {exc}"
                 errors.append(f"{feed.path}: {feed.error}")
                 continue
@@ -355,8 +385,11 @@ class LiveFile:
         deadline = time.perf_counter() + TREE_BUDGET
         while self._tree_pos < len(paths) and time.perf_counter() < deadline:
             chunk = paths[self._tree_pos : self._tree_pos + TREE_STEP]
-            part = {p: self._dataset(p) for p in chunk}
-            refresh_cached(part)
+            try:
+                part = {p: self._dataset(p) for p in chunk}
+                refresh_cached(part)
+            except Exception:  # a damaged dataset: refresh one by one, drop what fails
+                part = self._refresh_each(chunk)
             # (the shape of a dataset with a null dataspace is None)
             shapes.update({p: tuple(ds.shape or ()) for p, ds in part.items()})
             self._tree_pos += len(chunk)
@@ -364,12 +397,27 @@ class LiveFile:
             self._tree_pos = 0
             self._tree_next = now + self.tree_interval
 
+    def _refresh_each(self, chunk: list[str]) -> dict[str, h5py.Dataset]:
+        part = {}
+        for p in chunk:
+            try:
+                ds = self._dataset(p)
+                refresh_cached({p: ds})
+            except Exception as exc:  # damaged (or truncated): stop sweeping it
+                self._growing.remove(p)
+                self._problems.damaged[p] = f"damaged: cannot refresh it: {damage_reason(exc)}"
+                self._tree_pos -= 1
+            else:
+                part[p] = ds
+        return part
+
     # ------------------------------------------------------------------ attach / detach
 
     def _on_attach(self) -> None:
         root = self._source.root
         self._metas = {}
         self._nodes = tree_nodes(root) if root is not None else []
+        self._problems = Problems(self._nodes)
         datasets = [n for n in self._nodes if n.get("kind") == "dataset"]
         self._dataset_paths = tuple(n["path"] for n in datasets)
         self._path_set = frozenset(self._dataset_paths)
@@ -383,6 +431,7 @@ class LiveFile:
 
     def _on_detach(self) -> None:
         self._nodes, self._growing, self._metas = [], [], {}
+        self._problems = Problems()
         self._dataset_paths, self._path_set = (), frozenset()
 
     def _rebind(self, feed: Feed) -> None:
@@ -391,7 +440,12 @@ class LiveFile:
             feed.error = "no longer in the file"
             return
         meta = self.meta(feed.path)
-        ds = self._dataset(feed.path)
+        try:
+            ds = self._dataset(feed.path)
+        except Exception as exc:  # damaged in the new file
+            feed.error = f"cannot open it in the new file: {damage_reason(exc)}"
+            self._feeds.pop(feed, None)
+            return
         if feed_class(meta, ds.ndim) is not type(feed):
             feed.error = "changed kind in the new file; follow it again"
             self._feeds.pop(feed, None)
@@ -434,6 +488,7 @@ class LiveFile:
             refreshed=self._refreshed,
             note=note,
             errors=self._errors,
+            warnings=self._problems.warnings() if source.attached else (),
             catching_up=any(f.catching_up for f in self._feeds),
         )
 
