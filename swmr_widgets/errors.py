@@ -74,7 +74,9 @@ class DamagedFileError(SwmrOpenError):
     damaged : dict of str to str
         Path in the file of each object that cannot be read, and why.
     datasets : dict of str to h5py.Dataset
-        For :func:`collect_datasets`: the datasets that could be read.
+        For :func:`collect_datasets`: the datasets that could be read. Use
+        these handles rather than collecting again: HDF5 (2.0 at least)
+        mis-reads a refreshed chunked dataset that is open twice.
     """
 
     def __init__(

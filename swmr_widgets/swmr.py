@@ -220,23 +220,26 @@ def refresh_cached(cache: Mapping[str, h5py.Dataset]) -> None:
         or truncated under the reader); the message names file and dataset.
     """
     swmr_by_file: dict[int, bool] = {}
+    names: dict[int, str] = {}  # (a dataset whose refresh failed no longer knows its file)
     for path, ds in cache.items():
         if not ds.id.valid:
             raise ValueError(
                 f"Cannot refresh dataset {path!r}: its file has been closed. "
                 "Reopen the file and call collect_datasets() again."
             )
+        fileno = -1
         try:
             fileno = ds.id.fileno
             swmr = swmr_by_file.get(fileno)
             if swmr is None:
                 swmr = swmr_by_file[fileno] = is_swmr_read(ds)
+                names[fileno] = _filename(ds)
             if swmr:
                 # Dataset.refresh() = H5Drefresh + dropping h5py's cached shape and
                 # selector; Dataset.id.refresh() alone leaves them stale.
                 ds.refresh()
         except Exception as exc:
-            raise damaged_error(_filename(ds), exc, path) from exc
+            raise damaged_error(names.get(fileno) or _filename(ds), exc, path) from exc
 
 
 def refresh_datasets(group: h5py.Group) -> None:

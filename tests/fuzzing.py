@@ -288,7 +288,7 @@ class Campaign:
 
     def summary(self) -> str:
         ok = self.outcomes.get("ok", 0)
-        bad = sum(n for k, n in self.outcomes.items() if _is_finding(k))
+        bad = sum(n for k, n in self.outcomes.items() if is_finding(k))
         documented = sum(self.outcomes.values()) - ok - bad
         detail = ", ".join(f"{k}: {n}" for k, n in self.outcomes.most_common())
         return (
@@ -297,7 +297,7 @@ class Campaign:
         )
 
 
-def _is_finding(outcome: str) -> bool:
+def is_finding(outcome: str) -> bool:
     return outcome.startswith(("other", "crash", "hang"))
 
 
@@ -324,7 +324,7 @@ def campaign(
                 outcome, detail = runner.run(dest)
                 with lock:
                     outcomes[outcome] += 1
-                    if _is_finding(outcome):
+                    if is_finding(outcome):
                         findings.append((kind, outcome, edits, detail))
                         shutil.copy(dest, workdir / f"finding-{dest.name}")
                 dest.unlink()

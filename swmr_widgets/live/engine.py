@@ -200,9 +200,12 @@ class LiveFile:
             try:
                 ds = self._dataset(path)
             except KeyError:
-                raise
+                if path not in self._path_set:
+                    raise
+                # listed by the walk, yet not found by its name: a damaged link name
+                meta = broken_meta(path, "damaged: cannot be opened by its name")
             except Exception as exc:  # a damaged object: say so, never fail the caller
-                meta = broken_meta(path, f"cannot open: {type(exc).__name__}: {exc}")
+                meta = broken_meta(path, f"damaged: cannot open it: {damage_reason(exc)}")
             else:
                 meta = describe_dataset(ds)
             self._metas[path] = meta
