@@ -74,8 +74,10 @@ def _capped_fapl(locking: Any, attempts: int) -> h5p.PropFAID | None:
     fapl = h5p.create(h5p.FILE_ACCESS)
     fapl.set_libver_bounds(h5f.LIBVER_EARLIEST, h5f.LIBVER_LATEST)  # h5py's default
     if locking is not None:
-        from h5py._hl.files import set_fapl_file_locking
-
+        try:  # h5py's own translation of `locking` (h5py >= 3.5)
+            from h5py._hl.files import set_fapl_file_locking
+        except ImportError:
+            return None
         set_fapl_file_locking(fapl, locking)
     # the id must be one of this library's: then it is h5py's copy, not another one
     if lib.H5Iis_valid(fapl.id) <= 0 or lib.H5Pset_metadata_read_attempts(fapl.id, attempts) < 0:

@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 from swmr_widgets.processes import kill, spawn  # noqa: E402
 
 #: Seconds one file may take in a child before it counts as a hang.
-PER_FILE_TIMEOUT = 20.0
+PER_FILE_TIMEOUT = 30.0
 #: Seconds a child may take to start (imports) before its first answer is due.
 START_TIMEOUT = 60.0
 #: Share of the mutated bytes put in the metadata rather than anywhere.
