@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from swmr_widgets.swmr import (
+    DamagedFileError,
     FileLockedError,
+    MissingFilterError,
     NotHDF5Error,
     SwmrOpenError,
     UncleanFileError,
@@ -29,7 +31,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "DamagedFileError",
     "FileLockedError",
+    "MissingFilterError",
     "NotHDF5Error",
     "SwmrOpenError",
     "SwmrView",

@@ -246,17 +246,55 @@ class _IdHolder:
 _VLEN_UTF8 = h5py.h5t.py_create(h5py.string_dtype("utf-8"))
 
 
+#: Attributes whose read failed, as ``(file number, object address, name)``: a damaged
+#: variable-length string can make HDF5 allocate and clear gigabytes for seconds on
+#: every read, so each is tried once per process.
+_FAILED: set[tuple[int, int, bytes]] = set()
+
+
+def _attr_key(oid: Any, name: bytes) -> tuple[int, int, bytes] | None:
+    try:
+        return (oid.fileno, h5py.h5o.get_info(oid).addr, name)
+    except Exception:
+        return None
+
+
 def _read_raw(oid: Any, name: bytes) -> Any:
-    """Read one attribute through the low-level API (fast path for scalar strings)."""
+    """Read one attribute through the low-level API (fast path for scalar strings).
+
+    Raises
+    ------
+    OSError
+        Also, at once, for an attribute whose read failed before in this process.
+    """
+    if _FAILED and _attr_key(oid, name) in _FAILED:
+        raise OSError(f"attribute {name!r} could not be read before (damaged)")
+    try:
+        return _read_uncached(oid, name)
+    except Exception:
+        key = _attr_key(oid, name)
+        if key is not None:
+            _FAILED.add(key)
+        raise
+
+
+def _read_uncached(oid: Any, name: bytes) -> Any:
     aid = h5py.h5a.open(oid, name)
-    if aid.shape == ():
+    if aid.shape == () and _is_vlen_string(aid):
+        # most label/unit attributes are scalar variable-length strings. A failed read
+        # is not retried: after a damaged string, HDF5 (2.0) can loop for ever rereading it
         arr = np.empty((), dtype=object)
-        try:  # most label/unit attributes are scalar variable-length strings
-            aid.read(arr, mtype=_VLEN_UTF8)
-            return arr[()]
-        except Exception:  # another type: let h5py work it out
-            pass
+        aid.read(arr, mtype=_VLEN_UTF8)
+        return arr[()]
     return h5py.AttributeManager(_IdHolder(oid))[name]
+
+
+def _is_vlen_string(aid: Any) -> bool:
+    try:
+        tid = aid.get_type()
+        return isinstance(tid, h5py.h5t.TypeStringID) and bool(tid.is_variable_str())
+    except Exception:
+        return False
 
 
 class _LazyAttrs:
@@ -301,13 +339,14 @@ class _LazyAttrs:
         return default if value is _MISSING else value
 
 
-def _read_some(attrs: h5py.AttributeManager, names: Iterable[str]) -> dict[str, Any]:
-    """Decoded values of the attributes in `names` that exist and can be read."""
+def _read_some(obj: h5py.HLObject, names: Iterable[str]) -> dict[str, Any]:
+    """Decoded values of the attributes of `obj` in `names` that exist and can be read."""
     out: dict[str, Any] = {}
+    attrs = obj.attrs
     for name in names:
         try:
             if name in attrs:
-                out[name] = decode_attr(attrs[name])
+                out[name] = decode_attr(_read_raw(obj.id, name.encode()))
         except Exception:  # unreadable attribute (unsupported type, ...): skip it
             continue
     return out
@@ -330,7 +369,7 @@ def read_attrs(obj: h5py.HLObject) -> dict[str, Any]:
         names = list(obj.attrs)
     except Exception:
         return {}
-    return _read_some(obj.attrs, names)
+    return _read_some(obj, names)
 
 
 # --------------------------------------------------------------------------- decoded values

@@ -26,6 +26,7 @@ from typing import Literal
 import h5py
 import numpy as np
 
+from swmr_widgets.filters import explain_read_error
 from swmr_widgets.swmr import is_swmr_read
 
 __all__ = ["DatasetFollower", "History", "Update"]
@@ -316,6 +317,9 @@ class DatasetFollower:
         ------
         ValueError
             If the dataset's file was closed.
+        MissingFilterError
+            If the dataset is compressed with a filter that is not installed
+            (the message says which, and how to get it).
         """
         ds = self.dataset
         if not ds.id.valid:
@@ -474,7 +478,13 @@ def _read(ds: h5py.Dataset, start: int, stop: int) -> np.ndarray:
     """Read rows ``[start, stop)`` of `ds` (an empty range gives an empty array)."""
     if stop <= start:
         return np.empty((0, *ds.shape[1:]), dtype=ds.dtype)
-    return ds[start:stop]
+    try:
+        return ds[start:stop]
+    except OSError as exc:  # a compression filter that is not installed: say which
+        error = explain_read_error(exc, ds)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _fill_value(ds: h5py.Dataset) -> float | int | None:

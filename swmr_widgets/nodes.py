@@ -18,8 +18,10 @@ import h5py
 
 from swmr_widgets.attrs import _is_pymodaq, _LazyAttrs, _pick_label, _pick_units
 from swmr_widgets.conventions import netcdf_placeholder
+from swmr_widgets.errors import damage_reason
+from swmr_widgets.filters import how_to_get, missing_filters, plugins_loaded
 from swmr_widgets.metadata import NETCDF_PLACEHOLDER, _classify
-from swmr_widgets.swmr import explain_hdf5_error
+from swmr_widgets.swmr import HELD_BY_WRITER, explain_hdf5_error
 
 __all__ = ["tree_nodes"]
 
@@ -44,6 +46,12 @@ def tree_nodes(group: h5py.Group) -> list[dict]:
         to a dataset (a detector master's link to a data file) is listed as
         that dataset, with the target in ``link``; other links are not
         followed. Axis data is not read, so this costs a few tens of µs per node.
+        Damaged objects never stop the walk: they get ``broken=True`` and the
+        reason (``"damaged: incorrect metadata checksum ..."``), as kind
+        ``"damaged"`` when not even their kind can be read. Datasets compressed
+        with a filter that is not installed keep their kind and get
+        ``filters`` (the missing filter ids) and ``reason`` (which filter, and
+        how to get it); this is checked while ``hdf5plugin`` is not imported.
     """
     nodes: list[dict] = []
     try:
@@ -69,8 +77,10 @@ def _walk(gid: Any, path: str, nodes: list[dict], seen: dict[int, str]) -> None:
 
     try:
         gid.links.iterate(collect, idx_type=_index_type(gid), info=True)
-    except Exception:
-        return
+    except Exception as exc:  # damaged: mark the group (its node is the last one), keep going
+        _mark_damaged(nodes[-1], f"cannot list its members: {damage_reason(exc)}")
+        if not links:
+            return
     group_attrs = _LazyAttrs(gid)
     group_name = path.rsplit("/", 1)[-1]
     for raw_name, link_type, address in links:
@@ -86,7 +96,7 @@ def _walk(gid: Any, path: str, nodes: list[dict], seen: dict[int, str]) -> None:
         try:
             oid = h5py.h5o.open(gid, raw_name)
         except Exception as exc:
-            nodes.append({**base, "kind": "link", "reason": f"cannot open: {exc}"})
+            nodes.append(_mark_damaged({**base, "kind": "damaged"}, damage_reason(exc)))
             continue
         if isinstance(oid, h5py.h5g.GroupID):
             # a hard link's address identifies the group: list each group once (no cycles)
@@ -98,6 +108,13 @@ def _walk(gid: Any, path: str, nodes: list[dict], seen: dict[int, str]) -> None:
             _walk(oid, child, nodes, seen)
         elif isinstance(oid, h5py.h5d.DatasetID):
             nodes.append({**base, **_dataset_summary(oid, name, group_attrs, group_name)})
+
+
+def _mark_damaged(node: dict, reason: str) -> dict:
+    """Flag `node` as damaged (``broken``), with the reason in ``reason``."""
+    node["broken"] = True
+    node["reason"] = f"damaged: {reason}"
+    return node
 
 
 def _index_type(gid: Any) -> int:
@@ -171,14 +188,27 @@ def _dataset_summary(
             units=_pick_units(attrs, group_attrs, pymodaq),
             growing=bool(maxshape) and maxshape[0] == h5py.h5s.UNLIMITED,
         )
+        # (reading the creation properties costs ~70 µs: only when a filter may be missing;
+        # with hdf5plugin, a rarer missing filter is named when the dataset is read)
+        missing = () if plugins_loaded() else missing_filters(oid)
+        if missing:  # listed and selectable, but unreadable until the filter is there
+            out["filters"] = [f.id for f in missing]
+            out["reason"] = (
+                f"needs the {' and '.join(f.title for f in missing)} filter, not installed: "
+                + how_to_get(missing)
+            )
     except Exception as exc:
         out.update(
             shape=[],
             dtype="unknown",
             plottable=False,
-            reason=f"could not read the dataset: {explain_hdf5_error(exc)}",
             label=name,
             units="",
             growing=False,
         )
+        explained = explain_hdf5_error(exc)
+        if HELD_BY_WRITER in explained:  # linked data a writer holds: not damage
+            out["reason"] = f"could not read the dataset: {explained}"
+        else:
+            _mark_damaged(out, f"cannot read the dataset: {damage_reason(exc)}")
     return out

@@ -10,13 +10,18 @@ live writer in another process:
 * ``swmr="auto"`` recognises a live SWMR writer from HDF5's "already open for
   write" error, which does not mention locking;
 * every failure raises an :class:`OSError` subclass whose message names the
-  file, says what happened and what to do.
+  file, says what happened and what to do, also for damaged files
+  (:class:`DamagedFileError`) and for data compressed with a filter that is
+  not installed (:class:`MissingFilterError`; ``hdf5plugin`` is imported
+  before the first file is opened when it is installed, see
+  :mod:`swmr_widgets.filters`).
 
 The reader never writes: files are always opened with mode ``"r"``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -27,11 +32,22 @@ from typing import Literal
 
 import h5py
 
+from swmr_widgets.errors import (
+    DamagedFileError,
+    SwmrOpenError,
+    damage_reason,
+    damaged_error,
+    is_damage,
+)
+from swmr_widgets.filters import MissingFilterError, register_plugins
+from swmr_widgets.hdf5lib import open_swmr_reader
 from swmr_widgets.linked import links_to_live_files
 from swmr_widgets.superblock import held_by_swmr_writer, superblock_offset
 
 __all__ = [
+    "DamagedFileError",
     "FileLockedError",
+    "MissingFilterError",
     "NotHDF5Error",
     "SwmrOpenError",
     "UncleanFileError",
@@ -60,17 +76,6 @@ _TRUNCATED = "truncated file"
 HELD_BY_WRITER = "data comes from a file that a writer holds"
 
 
-class SwmrOpenError(OSError):
-    """Base class of the errors raised when an HDF5 file cannot be opened for reading."""
-
-    def __init__(self, path: PathLike, message: str, err: int = errno.EIO) -> None:
-        super().__init__(err, message, os.fspath(path))
-        self.path = os.fspath(path)
-
-    def __str__(self) -> str:
-        return self.strerror or ""
-
-
 class NotHDF5Error(SwmrOpenError):
     """The file exists but is not (or not yet, or no longer completely) an HDF5 file."""
 
@@ -86,7 +91,9 @@ class UncleanFileError(SwmrOpenError):
 # --------------------------------------------------------------------------- collect / refresh
 
 
-def collect_datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:
+def collect_datasets(
+    group: h5py.Group, *, errors: Literal["raise", "skip"] = "raise"
+) -> dict[str, h5py.Dataset]:
     """Map the absolute path of every dataset under `group` to its dataset.
 
     Build this once, then pass it to :func:`refresh_cached` on each poll: walking
@@ -96,6 +103,11 @@ def collect_datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:
     ----------
     group : h5py.Group
         Any group, including an :class:`h5py.File` (its root group).
+    errors : {"raise", "skip"}, default "raise"
+        What to do when part of the file is damaged: ``"raise"`` raises
+        :class:`DamagedFileError` (whose ``datasets`` holds what could be
+        read and ``damaged`` what could not); ``"skip"`` returns the datasets
+        that could be read.
 
     Returns
     -------
@@ -103,21 +115,92 @@ def collect_datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:
         Keys are absolute paths such as ``"/RawData/CH000/Data0D/Data00/data"``,
         also when `group` is a subgroup, in the order HDF5 visits them.
 
+    Raises
+    ------
+    DamagedFileError
+        Some groups or datasets cannot be read (with ``errors="raise"``).
+
     Notes
     -----
     Only hard links are walked. Soft and external links are not followed, so a
     dataset reachable only through such a link is left out, and a dataset with
     several hard links appears once.
     """
-    prefix = group.name.rstrip("/")
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
     found: dict[str, h5py.Dataset] = {}
+    try:
+        prefix = group.name.rstrip("/")
 
-    def visit(name: str, obj: h5py.HLObject) -> None:
+        def visit(name: str, obj: h5py.HLObject) -> None:
+            if isinstance(obj, h5py.Dataset):
+                found[f"{prefix}/{name}"] = obj
+
+        group.visititems(visit)
+        return found
+    except Exception as exc:  # a damaged object stops HDF5's walk: walk link by link
+        if not is_damage(exc):
+            raise
+        filename = _filename(group)
+        found, damaged = {}, {}
+        _walk_tolerant(group, found, damaged, set())
+        if errors == "skip" or not damaged:
+            return found
+        listed = "; ".join(f"{p} ({why})" for p, why in list(damaged.items())[:3])
+        more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+        raise DamagedFileError(
+            filename,
+            f"{filename!r} is damaged: {len(damaged)} object(s) cannot be read: {listed}{more}. "
+            f"The other {len(found)} dataset(s) are in this error's .datasets; "
+            "collect_datasets(..., errors='skip') returns them.",
+            damaged,
+            found,
+        ) from exc
+
+
+def _filename(obj: h5py.HLObject) -> str:
+    try:
+        return obj.file.filename
+    except Exception:
+        return "?"
+
+
+def _walk_tolerant(
+    group: h5py.Group, found: dict[str, h5py.Dataset], damaged: dict[str, str], seen: set
+) -> None:
+    """Depth-first walk over hard links that notes damaged objects instead of stopping."""
+    try:
+        path = group.name.rstrip("/")
+        names: list[bytes] = []
+        group.id.links.iterate(names.append)
+    except Exception as exc:
+        damaged[_safe_name(group)] = damage_reason(exc)
+        if not names:
+            return
+    for raw in names:
+        child = f"{path}/{raw.decode('utf-8', 'replace')}"
+        try:
+            if group.id.links.get_info(raw).type != h5py.h5l.TYPE_HARD:
+                continue
+            obj = group[raw]
+            key = (obj.id.fileno, h5py.h5o.get_info(obj.id).addr)
+        except Exception as exc:
+            damaged[child] = damage_reason(exc)
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
         if isinstance(obj, h5py.Dataset):
-            found[f"{prefix}/{name}"] = obj
+            found[child] = obj
+        elif isinstance(obj, h5py.Group):
+            _walk_tolerant(obj, found, damaged, seen)
 
-    group.visititems(visit)
-    return found
+
+def _safe_name(obj: h5py.HLObject) -> str:
+    try:
+        return obj.name or "/"
+    except Exception:
+        return "?"
 
 
 def refresh_cached(cache: Mapping[str, h5py.Dataset]) -> None:
@@ -137,22 +220,31 @@ def refresh_cached(cache: Mapping[str, h5py.Dataset]) -> None:
     ------
     ValueError
         If a dataset's file has been closed; the message names the dataset.
+    DamagedFileError
+        If a dataset's metadata cannot be read any more (the file was damaged,
+        or truncated under the reader); the message names file and dataset.
     """
     swmr_by_file: dict[int, bool] = {}
+    names: dict[int, str] = {}  # (a dataset whose refresh failed no longer knows its file)
     for path, ds in cache.items():
         if not ds.id.valid:
             raise ValueError(
                 f"Cannot refresh dataset {path!r}: its file has been closed. "
                 "Reopen the file and call collect_datasets() again."
             )
-        fileno = ds.id.fileno
-        swmr = swmr_by_file.get(fileno)
-        if swmr is None:
-            swmr = swmr_by_file[fileno] = is_swmr_read(ds)
-        if swmr:
-            # Dataset.refresh() = H5Drefresh + dropping h5py's cached shape and
-            # selector; Dataset.id.refresh() alone leaves them stale.
-            ds.refresh()
+        fileno = -1
+        try:
+            fileno = ds.id.fileno
+            swmr = swmr_by_file.get(fileno)
+            if swmr is None:
+                swmr = swmr_by_file[fileno] = is_swmr_read(ds)
+                names[fileno] = _filename(ds)
+            if swmr:
+                # Dataset.refresh() = H5Drefresh + dropping h5py's cached shape and
+                # selector; Dataset.id.refresh() alone leaves them stale.
+                ds.refresh()
+        except Exception as exc:
+            raise damaged_error(names.get(fileno) or _filename(ds), exc, path) from exc
 
 
 def refresh_datasets(group: h5py.Group) -> None:
@@ -241,7 +333,12 @@ def open_h5_file_for_reading(
     UncleanFileError
         A writer without SWMR mode crashed and left the file marked open;
         ``h5clear -s FILE`` clears the mark.
+    DamagedFileError
+        The file's superblock or root group is damaged.
+    SwmrOpenError
+        Any other reason HDF5 gives (the message quotes it).
     """
+    register_plugins(retry=True)  # the compression filters of hdf5plugin, when installed
     path = Path(filepath)
     deadline = time.monotonic() + max(timeout, 0.0)
     delays = _backoff()
@@ -273,13 +370,29 @@ def is_empty_file(path: Path) -> bool:
 
 def _open_once(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File, bool]:
     _check_readable_hdf5(path)
+    if swmr not in (True, False, "auto"):
+        raise ValueError(f"swmr must be True, False or 'auto', not {swmr!r}")
+    try:
+        f, is_swmr = _open_checked(path, swmr, locking)
+    except OSError:
+        raise
+    except Exception as exc:  # h5py's RuntimeError/KeyError/... for damaged metadata
+        raise damaged_error(path, exc) from exc
+    try:
+        f["/"]  # the root group must be readable: everything hangs below it
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            f.close()
+        raise damaged_error(path, exc, "the root group /") from exc
+    return f, is_swmr
+
+
+def _open_checked(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File, bool]:
     if swmr is True:
         return _h5open(path, True, locking), True
     if swmr is False:
         f = _h5open(path, False, locking)
         return f, is_swmr_read(f)
-    if swmr != "auto":
-        raise ValueError(f"swmr must be True, False or 'auto', not {swmr!r}")
     try:
         f = _h5open(path, False, locking)
     except UncleanFileError:
@@ -297,7 +410,11 @@ def _open_once(path: Path, swmr: SwmrMode, locking: Locking) -> tuple[h5py.File,
         # The file is already open in this process (another view, the caller's handle):
         # HDF5 then shares that open file, with its SWMR mode, whatever was asked here.
         return f, True
-    if not _flag(f.attrs.get("swmr_active")) and not _links_to_live_files(f):
+    try:
+        active = _flag(f.attrs.get("swmr_active"))
+    except Exception:  # damaged root attributes: the rest may still be readable
+        active = False
+    if not active and not _links_to_live_files(f):
         return f, False
     # A PyMoDAQ file that was written in SWMR mode, or a detector master whose external
     # links or virtual datasets point at files a SWMR writer holds: reopen in SWMR mode,
@@ -380,18 +497,25 @@ def _has_hdf5_signature(fh: object, size: int) -> bool:
 
 def _h5open(path: Path, swmr: bool, locking: Locking) -> h5py.File:
     try:
-        return h5py.File(path, "r", swmr=swmr, locking=locking)
+        return _h5file(path, swmr, locking)
     except OSError as exc:
         text = str(exc).lower()
         if locking is None and any(s in text for s in _LOCKING_UNSUPPORTED):
-            return h5py.File(path, "r", swmr=swmr, locking="best-effort")
+            return _h5file(path, swmr, "best-effort")
         if locking is None and _LOCKING_MISMATCH in text:
             # this process holds the file already, opened without a lock (by the caller)
             try:
-                return h5py.File(path, "r", swmr=swmr, locking=False)
+                return _h5file(path, swmr, False)
             except OSError as again:
                 raise _translate(path, again, swmr) from again
         raise _translate(path, exc, swmr) from exc
+
+
+def _h5file(path: Path, swmr: bool, locking: Locking) -> h5py.File:
+    # SWMR readers retry bad metadata with a doubling sleep: HDF5's 100 tries never end
+    # on a damaged file, so open with fewer (see swmr_widgets.hdf5lib)
+    f = open_swmr_reader(path, locking) if swmr else None
+    return f if f is not None else h5py.File(path, "r", swmr=swmr, locking=locking)
 
 
 def _translate(path: Path, exc: OSError, swmr: bool) -> OSError:
@@ -437,6 +561,8 @@ def _translate(path: Path, exc: OSError, swmr: bool) -> OSError:
                 else "If a writer is still creating it, wait; otherwise the file is damaged."
             ),
         )
+    if is_damage(exc):
+        return damaged_error(path, exc)
     return SwmrOpenError(path, f"Cannot open {name!r} for reading: {raw}", exc.errno or errno.EIO)
 
 

@@ -14,6 +14,8 @@ Node dicts, as made by :func:`swmr_widgets.nodes.tree_nodes`::
      "label": "photodiode", "units": "V"}
     {"path": "/RawData/l", "name": "l", "parent": "/RawData", "kind": "link",
      "reason": "soft link to /x (not followed)"}
+    {"path": "/RawData/bad", "name": "bad", "parent": "/RawData", "kind": "damaged",
+     "broken": True, "reason": "damaged: incorrect metadata checksum after all read attempts"}
 
 A node whose path is ``"/"`` is the invisible root; nodes whose parent is ``"/"``,
 or is not among the nodes, are shown at the top level.
@@ -106,7 +108,8 @@ class DatasetTree(anywidget.AnyWidget):
     Frontend DOM hooks: root ``.swmr-tree``; filter input ``.swmr-tree-filter``;
     one ``.swmr-tree-row`` per shown node with ``data-path`` and ``data-kind``
     (class ``selected`` when selected, ``unplottable`` for datasets that cannot be
-    plotted, with the reason as ``title``); the shape text is in
+    plotted, ``broken`` for damaged objects, ``blocked`` for datasets whose
+    compression filter is missing, with the reason as ``title``); the shape text is in
     ``.swmr-tree-shape``; ``.swmr-tree-count`` says how many datasets match. Lists
     of more than 1,000 rows use ``content-visibility: auto``, so the ``innerText``
     of rows scrolled out of view is empty: read ``textContent``.

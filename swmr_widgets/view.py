@@ -236,7 +236,7 @@ class SwmrView(widgets.VBox):
         self._errors = []
         try:
             poll = self.live.poll()
-            if poll.structure_changed or self._tree_dirty:
+            if poll.structure_changed or poll.nodes_changed or self._tree_dirty:
                 self._sync_tree()
             if self._panels_dirty:
                 self._build_panels()

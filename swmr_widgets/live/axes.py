@@ -7,6 +7,7 @@ from collections.abc import Callable
 import h5py
 import numpy as np
 
+from swmr_widgets.live.problems import read_error
 from swmr_widgets.metadata import Axis
 
 __all__ = ["AxisReader"]
@@ -61,7 +62,13 @@ class AxisReader:
         if self.dataset is not None:
             keep = idx < self.dataset.shape[0]
             known = idx[keep]
-            x = self.dataset[known] if len(known) else np.empty(0)
+            if not len(known):  # (an empty array has no "-1" to reshape to)
+                return np.empty(0), keep
+            try:
+                x = self.dataset[known]
+            except Exception as exc:  # damaged, or compressed with a missing filter
+                ds = self.dataset
+                raise read_error(exc, ds.file.filename, self.axis.path, ds) from exc
             return np.asarray(x, dtype=np.float64).reshape(len(known), -1)[:, 0], keep
         if axis is None:
             return idx.astype(np.float64), keep

@@ -28,8 +28,10 @@ from typing import Any
 import h5py
 
 from swmr_widgets.attrs import _LazyAttrs, _text
+from swmr_widgets.errors import damage_reason
 from swmr_widgets.live.feeds import Feed, feed_class
 from swmr_widgets.live.health import Health, RateMeter, State
+from swmr_widgets.live.problems import Problems, read_error
 from swmr_widgets.live.reopened import ReopenedDataset, park, usable
 from swmr_widgets.live.source import Change, FileSource
 from swmr_widgets.live.updates import Update
@@ -61,12 +63,16 @@ class Poll:
         What happened to the file itself (attached, reopened, deleted, ...).
     health : Health
         The state after this poll.
+    nodes_changed : bool
+        Whether :attr:`LiveFile.nodes` changed in place (a missing compression
+        filter became available), so a tree should be redrawn.
     """
 
     updates: dict[Feed, Update] = field(default_factory=dict)
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     changes: tuple[Change, ...] = ()
     health: Health = field(default_factory=Health)
+    nodes_changed: bool = False
 
     def then(self, later: Poll) -> Poll:
         """One result for this poll followed by `later` (two polls of one tick)."""
@@ -75,6 +81,7 @@ class Poll:
             {**self.shapes, **later.shapes},
             self.changes + later.changes,
             later.health,
+            self.nodes_changed or later.nodes_changed,
         )
 
     @property
@@ -112,7 +119,11 @@ class LiveFile:
     ------
     OSError
         When the file cannot be opened and `wait` says not to wait (see
-        :func:`~swmr_widgets.swmr.open_h5_file_for_reading` for the subclasses).
+        :func:`~swmr_widgets.swmr.open_h5_file_for_reading` for the subclasses,
+        among them :class:`~swmr_widgets.swmr.DamagedFileError` when even its
+        root group cannot be read). A file damaged further down opens: its
+        damaged objects are marked in :attr:`nodes` and named in
+        ``health.warnings``.
     """
 
     def __init__(
@@ -197,9 +208,18 @@ class LiveFile:
             try:
                 ds = self._dataset(path)
             except KeyError:
-                raise
+                if path not in self._path_set:
+                    raise
+                # listed by the walk, yet not found by its name: a damaged link name
+                meta = broken_meta(path, "damaged: cannot be opened by its name")
             except Exception as exc:  # a damaged object: say so, never fail the caller
-                meta = broken_meta(path, f"cannot open: {explain_hdf5_error(exc)}")
+                explained = explain_hdf5_error(exc)
+                meta = broken_meta(
+                    path,
+                    f"cannot open: {explained}"
+                    if HELD_BY_WRITER in explained  # linked data a writer holds: not damage
+                    else f"damaged: cannot open it: {damage_reason(exc)}",
+                )
             else:
                 meta = describe_dataset(ds, path)  # by this path: hard links share `ds`
                 park([ds])
@@ -258,6 +278,11 @@ class LiveFile:
         ------
         KeyError
             If `path` is not a dataset of the file (or the file is not open yet).
+        DamagedFileError
+            If the dataset cannot be opened: the file is damaged there.
+        MissingFilterError
+            If reading it (or its axes) needs a compression filter that is not
+            installed.
         """
         if path not in self._path_set:
             raise KeyError(
@@ -265,8 +290,12 @@ class LiveFile:
                 f"see .paths for its {len(self._dataset_paths)} datasets"
             )
         meta = self.meta(path)
-        ds = self._dataset(path)
-        feed = feed_class(meta, ds.ndim)(path, meta, ds, self._dataset)
+        ds = None
+        try:
+            ds = self._dataset(path)
+            feed = feed_class(meta, ds.ndim)(path, meta, ds, self._dataset)
+        except Exception as exc:
+            raise read_error(exc, self.path, path, ds) from exc
         park(feed.datasets)
         self._feeds[feed] = None
         return feed
@@ -292,15 +321,17 @@ class LiveFile:
         updates: dict[Feed, Update] = {}
         shapes: dict[str, tuple[int, ...]] = {}
         errors: list[str] = []
+        nodes_changed = False
         try:
             self._check(changes)
             if self._source.attached:
+                nodes_changed = self._problems.recheck()
                 self._read(updates, shapes, errors)
                 if now >= self._tree_next:
                     self._refresh_tree(now, shapes)
                 self._refreshed = time.time()
         except Exception as exc:  # the poll never raises
-            errors.append(explain_hdf5_error(exc))
+            errors.append(explain_hdf5_error(read_error(exc, self.path, "")))
             self._switch = self._switch or HELD_BY_WRITER in errors[-1]
         finally:
             self._polling = False
@@ -310,7 +341,7 @@ class LiveFile:
             self._last_change = now
         self._errors = tuple(errors)
         self._health = self._make_health(now)
-        return Poll(updates, shapes, tuple(changes), self._health)
+        return Poll(updates, shapes, tuple(changes), self._health, nodes_changed)
 
     def _switch_to_swmr(self, changes: list[Change]) -> bool:
         """Reopen a master in SWMR mode once its linked data is held by a SWMR writer."""
@@ -365,21 +396,37 @@ class LiveFile:
         if shared is not None:
             shared.park()  # nothing that may alias open while the others are refreshed and read
         followed = {id(ds): ds for feed in self._feeds for ds in feed.datasets}
-        refresh_cached(
-            {str(k): ds for k, ds in followed.items() if not isinstance(ds, ReopenedDataset)}
-        )
+        try:
+            refresh_cached(
+                {
+                    ds.name or str(k): ds
+                    for k, ds in followed.items()
+                    if not isinstance(ds, ReopenedDataset)
+                }
+            )
+            batch = True
+        except Exception:  # a damaged dataset: refresh feed by feed, to know which fails
+            batch = False
         # feeds of reopened datasets last, each closed again once read (see live.reopened)
         ordered = sorted(
             self._feeds, key=lambda f: any(isinstance(d, ReopenedDataset) for d in f.datasets)
         )
         for feed in ordered:
             try:
+                if not batch:
+                    refresh_cached(
+                        {
+                            f"{feed.path} ({k})": d
+                            for k, d in enumerate(feed.datasets)
+                            if not isinstance(d, ReopenedDataset)
+                        }
+                    )
                 update = feed.poll()
                 feed.error = ""
                 # the followed datasets were refreshed: their shapes are current for free
                 shapes[feed.path] = tuple(feed.dataset.shape or ())
             except Exception as exc:  # one bad dataset must not stop the others
-                feed.error = explain_hdf5_error(exc)
+                feed.error = explain_hdf5_error(read_error(exc, self.path, feed.path, feed.dataset))
                 self._switch = self._switch or HELD_BY_WRITER in feed.error
                 errors.append(f"{feed.path}: {feed.error}")
                 continue
@@ -397,8 +444,13 @@ class LiveFile:
         deadline = time.perf_counter() + TREE_BUDGET
         while self._tree_pos < len(paths) and time.perf_counter() < deadline:
             chunk = paths[self._tree_pos : self._tree_pos + TREE_STEP]
-            part = {p: self._dataset(p) for p in chunk}
-            refresh_cached({p: d for p, d in part.items() if not isinstance(d, ReopenedDataset)})
+            try:
+                part = {p: self._dataset(p) for p in chunk}
+                refresh_cached(
+                    {p: d for p, d in part.items() if not isinstance(d, ReopenedDataset)}
+                )
+            except Exception:  # a damaged dataset: refresh one by one, drop what fails
+                part = self._refresh_each(chunk)
             # (the shape of a dataset with a null dataspace is None); reopened datasets
             # come last and are closed again at once (see live.reopened)
             for p, ds in sorted(part.items(), key=lambda i: isinstance(i[1], ReopenedDataset)):
@@ -409,6 +461,21 @@ class LiveFile:
             self._tree_pos = 0
             self._tree_next = now + self.tree_interval
 
+    def _refresh_each(self, chunk: list[str]) -> dict[str, h5py.Dataset]:
+        part = {}
+        for p in chunk:
+            try:
+                ds = self._dataset(p)
+                if not isinstance(ds, ReopenedDataset):
+                    refresh_cached({p: ds})
+            except Exception as exc:  # damaged (or truncated): stop sweeping it
+                self._growing.remove(p)
+                self._problems.damaged[p] = f"damaged: cannot refresh it: {damage_reason(exc)}"
+                self._tree_pos -= 1
+            else:
+                part[p] = ds
+        return part
+
     # ------------------------------------------------------------------ attach / detach
 
     def _on_attach(self) -> None:
@@ -418,6 +485,7 @@ class LiveFile:
         self._switch = self._source.can_switch_to_swmr and any(
             HELD_BY_WRITER in n.get("reason", "") for n in self._nodes
         )
+        self._problems = Problems(self._nodes)
         datasets = [n for n in self._nodes if n.get("kind") == "dataset"]
         self._dataset_paths = tuple(n["path"] for n in datasets)
         self._path_set = frozenset(self._dataset_paths)
@@ -431,6 +499,7 @@ class LiveFile:
 
     def _on_detach(self) -> None:
         self._nodes, self._growing, self._metas = [], [], {}
+        self._problems = Problems()
         self._dataset_paths, self._path_set = (), frozenset()
 
     def _rebind(self, feed: Feed) -> None:
@@ -439,7 +508,12 @@ class LiveFile:
             feed.error = "no longer in the file"
             return
         meta = self.meta(feed.path)
-        ds = self._dataset(feed.path)
+        try:
+            ds = self._dataset(feed.path)
+        except Exception as exc:  # damaged in the new file
+            feed.error = f"cannot open it in the new file: {damage_reason(exc)}"
+            self._feeds.pop(feed, None)
+            return
         if feed_class(meta, ds.ndim) is not type(feed):
             feed.error = "changed kind in the new file; follow it again"
             self._feeds.pop(feed, None)
@@ -483,6 +557,7 @@ class LiveFile:
             refreshed=self._refreshed,
             note=note,
             errors=self._errors,
+            warnings=self._problems.warnings() if source.attached else (),
             catching_up=any(f.catching_up for f in self._feeds),
         )
 

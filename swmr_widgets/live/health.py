@@ -55,6 +55,9 @@ class Health:
         What happened lately, e.g. "scan.h5 was replaced by a new file; reopened it".
     errors : tuple of str
         Errors of the last poll, one per failing feed (or the whole poll).
+    warnings : tuple of str
+        What in the file cannot be read and what to do: damaged objects,
+        datasets compressed with a filter that is not installed.
     catching_up : bool
         Whether rows written before attaching are still being read.
     """
@@ -67,6 +70,7 @@ class Health:
     refreshed: float | None = None
     note: str = ""
     errors: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
     catching_up: bool = False
 
     def describe(self, running: bool | None = None) -> str:
@@ -100,6 +104,7 @@ class Health:
                 parts.append(self.note)
         if self.progress:
             parts.append(f"scan {self.progress[0]}/{self.progress[1]}")
+        parts.extend(f"warning: {w}" for w in self.warnings)
         text = " · ".join(parts)
         if self.errors:
             text += " · error: " + "; ".join(self.errors)

@@ -9,6 +9,9 @@
 //   .swmr-tree-row             one per shown node, with data-path and data-kind;
 //                              class "selected" when selected, "unplottable"
 //                              for datasets that cannot be plotted
+//                              "broken" for damaged objects and "blocked" for
+//                              datasets whose compression filter is missing
+//                              (the reason is in the row's title)
 //   .swmr-tree-shape           shape text of a dataset row, e.g. "(120,)"
 // Lists of more than LONG_LIST rows get class "swmr-tree-long": their rows use
 // `content-visibility: auto`, so rows scrolled out of view have an empty
@@ -118,7 +121,8 @@ function makeRow(node, depth, open, isSelected) {
       cls += " unplottable";
       row.title = node.reason ? `${node.reason}\n${node.path}` : node.path;
     } else {
-      let title = node.path;
+      let title = node.reason ? `${node.reason}\n${node.path}` : node.path;
+      if (node.filters) cls += " blocked";
       if (node.label) title += `\n${node.label}`;
       if (node.units) title += ` [${node.units}]`;
       row.title = title;
@@ -131,6 +135,10 @@ function makeRow(node, depth, open, isSelected) {
     what.textContent = node.kind;
     row.append(what);
     row.title = node.reason ? `${node.reason}\n${node.path}` : node.path;
+  }
+  if (node.broken) {
+    cls += " broken";
+    row.title = `${node.reason || "damaged"}\n${node.path}`;
   }
   row.className = cls;
   return [row, shapeEl];
