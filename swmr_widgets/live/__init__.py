@@ -20,6 +20,7 @@ from swmr_widgets.live.feeds import (
 )
 from swmr_widgets.live.health import Health, State
 from swmr_widgets.live.source import Change
+from swmr_widgets.live.trends import Roi, RoiFeed, TrendFeed, TrendRows
 from swmr_widgets.live.updates import Details, Latest, Rows, ScanMap, Slice, Update, Value
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "LiveFile",
     "MapFeed",
     "Poll",
+    "Roi",
+    "RoiFeed",
     "Rows",
     "ScanMap",
     "SeriesFeed",
@@ -41,6 +44,8 @@ __all__ = [
     "SliceFeed",
     "State",
     "TraceFeed",
+    "TrendFeed",
+    "TrendRows",
     "Update",
     "Value",
     "ValueFeed",

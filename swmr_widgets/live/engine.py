@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from swmr_widgets.attrs import _LazyAttrs, _text
 from swmr_widgets.live.feeds import Feed, feed_class
 from swmr_widgets.live.health import Health, RateMeter, State
 from swmr_widgets.live.source import Change, FileSource
+from swmr_widgets.live.trends import Roi, RoiFeed, TrendFeed, check_source
 from swmr_widgets.live.updates import Update
 from swmr_widgets.metadata import DatasetMeta, broken_meta, describe_dataset
 from swmr_widgets.nodes import tree_nodes
@@ -261,6 +263,55 @@ class LiveFile:
         self._feeds[feed] = None
         return feed
 
+    def add_trend(self, name: str, fn: Callable[[Any], Any], source: str) -> TrendFeed:
+        """Trend the number `fn` returns for each new point (trace, frame, value) of `source`.
+
+        `fn` sees every point, also when several arrive in one poll. The feed
+        returned is also the handle: its updates (:class:`~swmr_widgets.live.trends.TrendRows`)
+        come out of :meth:`poll`, ``handle.trend()`` gives what it kept, and
+        ``handle.remove()`` stops it. An exception in `fn` makes that point NaN
+        and is reported in ``health.errors`` until `fn` succeeds again.
+
+        Raises
+        ------
+        KeyError
+            If `source` is not a dataset of the file.
+        TypeError
+            If `source` is not a series of acquisition points.
+        """
+        return self._add_derived(source, lambda *a: TrendFeed(name, fn, *a, self.unfollow))
+
+    def add_roi(
+        self,
+        source: str,
+        x: tuple[float, float] | None = None,
+        y: tuple[float, float] | None = None,
+        reduce: str = "sum",
+        name: str | None = None,
+    ) -> RoiFeed:
+        """Trend the sum (or mean) of a rectangle of each new frame of `source`.
+
+        `x` and `y` are inclusive bounds in the image's axis units when the
+        dataset has axes, else in pixel indices (a trace takes `x` only; a 2-D
+        scan map is reduced over its filled part). The handle has ``.move(x=, y=)``
+        and ``.remove()``; see :meth:`add_trend`.
+        """
+        roi = Roi(x, y, reduce)  # type: ignore[arg-type]
+        label = name or f"ROI {sum(isinstance(f, RoiFeed) for f in self._feeds) + 1} {reduce}"
+        return self._add_derived(source, lambda *a: RoiFeed(label, roi, *a, self.unfollow), True)
+
+    def _add_derived(self, source: str, make: Callable[..., TrendFeed], roi: bool = False):
+        if source not in self._path_set:
+            raise KeyError(
+                f"{source!r} is not a dataset of {self._source.path.name}; "
+                f"see .paths for its {len(self._dataset_paths)} datasets"
+            )
+        meta = self.meta(source)
+        check_source(meta, roi)
+        feed = make(source, meta, self._dataset(source), self._dataset)
+        self._feeds[feed] = None
+        return feed
+
     def unfollow(self, feed: Feed) -> None:
         """Stop following `feed` (unknown feeds are ignored)."""
         self._feeds.pop(feed, None)
@@ -336,7 +387,9 @@ class LiveFile:
         for feed in self._feeds:
             try:
                 update = feed.poll()
-                feed.error = ""
+                feed.error = getattr(feed, "message", "")  # a derived trend's own failure
+                if feed.error:
+                    errors.append(feed.error)
             except Exception as exc:  # one bad dataset must not stop the others
                 feed.error = f"{type(exc).__name__}: {exc}"
                 errors.append(f"{feed.path}: {feed.error}")
@@ -392,7 +445,14 @@ class LiveFile:
             return
         meta = self.meta(feed.path)
         ds = self._dataset(feed.path)
-        if feed_class(meta, ds.ndim) is not type(feed):
+        if isinstance(feed, TrendFeed):
+            try:
+                check_source(meta, isinstance(feed, RoiFeed))
+            except TypeError as exc:
+                feed.error = str(exc)
+                self._feeds.pop(feed, None)
+                return
+        elif feed_class(meta, ds.ndim) is not type(feed):
             feed.error = "changed kind in the new file; follow it again"
             self._feeds.pop(feed, None)
             return
