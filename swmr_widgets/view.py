@@ -11,7 +11,7 @@ one and never raises: errors go to the status line and the next tick runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import bqplot as bq
@@ -27,6 +27,7 @@ from swmr_widgets.swmr import SwmrMode
 from swmr_widgets.ticker import Ticker, loop_running
 from swmr_widgets.toolbar import build_toolbar
 from swmr_widgets.tree import DatasetTree
+from swmr_widgets.trendpanel import TrendHandle, Trends
 
 __all__ = ["SwmrView"]
 
@@ -88,6 +89,7 @@ class SwmrView(widgets.VBox):
         self._panels: list[Panel] = []
         self._panel_box = widgets.VBox(layout=widgets.Layout(flex="1 1 auto", width="68%"))
         self._status = StatusLine()
+        self._trends = Trends(self)
         self._ticker = Ticker(self._tick, lambda: self.interval, self._ended)
         self._ticking = self._ready = False
         self._tree_dirty = self._panels_dirty = True
@@ -163,6 +165,8 @@ class SwmrView(widgets.VBox):
         self._ticker.stop()
         self.set_trait("running", False)
         self._clear_panels()
+        if hasattr(self, "_trends"):
+            self._trends.close()
         if hasattr(self, "live"):  # (not when the constructor failed)
             self.live.close()
         for name in ("_tree", "_status", "_toolbar"):
@@ -174,6 +178,62 @@ class SwmrView(widgets.VBox):
         """Give every figure back its automatic ranges."""
         for panel in self._panels:
             panel.reset_zoom()
+
+    # ------------------------------------------------------------------ tools while watching
+
+    @property
+    def trends(self) -> list[TrendHandle]:
+        """The derived trends shown (see :meth:`add_trend` and :meth:`add_roi`)."""
+        return list(self._trends.handles)
+
+    def add_trend(self, name: str, fn: Callable[[Any], Any], source: str) -> TrendHandle:
+        """Trend the number `fn` returns for each new trace or frame of `source`.
+
+        `fn` is called on every point the writer adds (also when several arrive
+        between two refreshes), and the trend is drawn in a panel below the
+        datasets shown, against the source's index or navigation axis. An
+        exception in `fn` goes to the status line and the trend's message; the
+        point is NaN and the refresh goes on. Returns a handle with
+        ``.remove()`` and ``.trend()``.
+
+        Raises
+        ------
+        KeyError
+            If `source` is not a dataset of the file.
+        TypeError
+            If `source` is not a series of acquisition points.
+        """
+        handle = self._trends.add(name, source, lambda live: live.add_trend(name, fn, source))
+        self._request_tick()
+        return handle
+
+    def add_roi(
+        self,
+        source: str,
+        x: tuple[float, float] | None = None,
+        y: tuple[float, float] | None = None,
+        reduce: str = "sum",
+        name: str | None = None,
+    ) -> TrendHandle:
+        """Trend the sum (or mean) of a rectangle of each new frame of `source`.
+
+        `x` and `y` are inclusive bounds in the image's axis units when the
+        dataset has axes, else in pixel indices; a trace takes `x` only, a 2-D
+        scan map is reduced over its filled part. One line per ROI, with a
+        legend. The handle has ``.move(x=..., y=...)`` (the trend goes on with
+        the new region) and ``.remove()``.
+        """
+        n = sum(h.feed is not None and h.feed.kind == "roi" for h in self._trends.handles)
+        label = name or f"ROI {n + 1} {reduce}"
+        handle = self._trends.add(
+            label, source, lambda live: live.add_roi(source, x, y, reduce, name=label)
+        )
+        self._request_tick()
+        return handle
+
+    def _layout_panels(self) -> None:
+        trends = self._trends.widgets if hasattr(self, "_trends") else []
+        self._panel_box.children = [p.widget for p in self._panels] + trends
 
     def save_png(self, prefix: str = "swmr_view") -> None:
         """Ask the browser to save each figure as ``<prefix>_<n>.png``."""
@@ -267,7 +327,7 @@ class SwmrView(widgets.VBox):
             except Exception as exc:
                 self._errors.append(f"cannot show {path}: {type(exc).__name__}: {exc}")
         self._panels = make_panels(feeds, self._request_tick)
-        self._panel_box.children = [p.widget for p in self._panels]
+        self._layout_panels()
 
     def _clear_panels(self) -> None:
         for panel in self._panels:
@@ -275,7 +335,7 @@ class SwmrView(widgets.VBox):
                 self.live.unfollow(feed)
             panel.close()
         self._panels = []
-        self._panel_box.children = []
+        self._layout_panels()
 
     def _render(self, poll: Poll) -> None:
         for panel in self._panels:
@@ -283,13 +343,18 @@ class SwmrView(widgets.VBox):
                 panel.render(poll.updates)
             except Exception as exc:  # retried at the next tick
                 self._errors.append(f"{', '.join(panel.paths)}: {type(exc).__name__}: {exc}")
+        try:
+            self._trends.render(poll.updates)
+        except Exception as exc:  # retried at the next tick
+            self._errors.append(f"trends: {type(exc).__name__}: {exc}")
         self._tree.update_shapes(poll.shapes)
 
     # ------------------------------------------------------------------ status
 
     def _show_status(self) -> None:
+        note = " · ".join(n for n in (self._note, *self._trends.notes) if n)
         text = self._status.show(
-            self.live.health, running=self.running, errors=self._errors, note=self._note
+            self.live.health, running=self.running, errors=self._errors, note=note
         )
         self.set_trait("status", text)
 

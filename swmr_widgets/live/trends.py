@@ -75,7 +75,7 @@ class TrendFeed(_FollowingFeed):
         values, with the float64 map filled so far (NaN where not yet filled).
         It returns a number. When it raises, the point's value is NaN and the
         message is kept in :attr:`message` (and reported in the engine's health)
-        until it succeeds again.
+        until a poll where it succeeds on every new point.
     path, meta, dataset, resolve
         As for :class:`~swmr_widgets.live.feeds.Feed`.
     on_remove : callable, optional
@@ -167,6 +167,8 @@ class TrendFeed(_FollowingFeed):
         else:
             indices = update.index.copy()
             values, errors = self._apply(update.rows)
+        if len(values) and not errors:
+            self.message = ""  # kept for one poll at least after a failure
         if len(values):
             self.values.extend(int(indices[0]), values, None if _consecutive(indices) else indices)
         new, reset = self._flags(grew)
@@ -203,7 +205,6 @@ class TrendFeed(_FollowingFeed):
         except Exception as exc:  # the user's function: report, never stop the loop
             self.message = f"trend {self.name!r}: {type(exc).__name__}: {exc}"
             return math.nan, True
-        self.message = ""
         return value, False
 
     # ------------------------------------------------------------------ the handle
