@@ -20,6 +20,7 @@ details (not plottable)             :class:`DetailsPanel`
 from __future__ import annotations
 
 import html
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -130,11 +131,55 @@ class Panel:
         for plot in self._plots:
             plot.reset_zoom()
 
+    def curves(self) -> list:
+        """What the panel shows, at full resolution, within its zoom (see ``export``)."""
+        from swmr_widgets.live.snapshot import snapshots
+
+        return snapshots(self.feeds, *self._shown_range())
+
+    def export(self, path: str | os.PathLike[str]) -> list:
+        """Save what the panel shows to `path` (.csv, .npy, .npz, .h5/.nxs by suffix).
+
+        The values are those stored (not the decimated marks) for the range
+        shown, with their axes' values, labels and units. Returns the paths
+        written; the file followed is never written.
+        """
+        from swmr_widgets.export import write_curves
+
+        return write_curves(self.curves(), path, protect=_sources(self.feeds))
+
+    def _shown_range(self) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+        """The x and y ranges a zoom set on the first figure (``None``: everything)."""
+        plot = self._plots[0] if self._plots else None
+        ranges = []
+        for name in ("x_scale", "y_scale"):
+            scale = getattr(plot, name, None)
+            lo, hi = getattr(scale, "min", None), getattr(scale, "max", None)
+            ranges.append((float(lo), float(hi)) if lo is not None and hi is not None else None)
+        x_range, y_range = ranges
+        if isinstance(plot, LineFigure):
+            y_range = None  # a line's values are not cropped by the y zoom
+            elapsed = getattr(self, "_elapsed", None)  # a series panel's per-line offsets
+            offset = elapsed[0].t0 if isinstance(elapsed, list) and elapsed else None
+            if x_range is not None and offset:  # drawn as seconds since t0
+                x_range = (x_range[0] + offset, x_range[1] + offset)
+        return x_range, y_range
+
     def close(self) -> None:
         """Close the panel's widgets."""
         self.widget.close()
         for fig in self.figures:
             fig.close()
+
+
+def _sources(feeds: Sequence[Feed]) -> list[str]:
+    out = []
+    for feed in feeds:
+        try:
+            out.append(feed.dataset.file.filename)
+        except Exception:  # a closed file: nothing to protect
+            continue
+    return out
 
 
 def _title(meta: DatasetMeta) -> str:

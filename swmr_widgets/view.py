@@ -231,6 +231,22 @@ class SwmrView(widgets.VBox):
         self._request_tick()
         return handle
 
+    def export(self, path: str | os.PathLike[str]) -> list:
+        """Save what every panel shows (trends included) to `path`, the format by suffix.
+
+        ``.csv``, ``.npy``, ``.npz`` or NeXus ``.h5``/``.hdf5``/``.nxs``: the
+        values as stored (full resolution, not the decimated marks) for the
+        range each panel shows, with their axes (values, labels, units). A
+        ``.csv`` or ``.npy`` that cannot hold several panels becomes one file
+        per panel (``<stem>_1.csv``, ...). The file followed is never written.
+        Returns the paths written.
+        """
+        from swmr_widgets.export import write_curves
+
+        panels = [*self._panels, *([self._trends.panel] if self._trends.panel else [])]
+        curves = [c for panel in panels for c in panel.curves()]
+        return write_curves(curves, path, protect=[self.live.path])
+
     def _layout_panels(self) -> None:
         trends = self._trends.widgets if hasattr(self, "_trends") else []
         self._panel_box.children = [p.widget for p in self._panels] + trends
