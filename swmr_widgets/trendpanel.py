@@ -90,9 +90,14 @@ class TrendHandle:
         self.source = source
         self._make = make
         self.feed: TrendFeed | None = None
+        self._roi = None
 
     def attach(self, live: LiveFile) -> str:
-        """Set the trend up on `live`; return why not (``""`` when it is)."""
+        """Set the trend up on `live` (if not yet); return why not (``""`` when it is)."""
+        if self.feed is not None and self.feed in live.feeds:
+            return ""
+        if isinstance(self.feed, RoiFeed):
+            self._roi = self.feed.roi  # where it was last moved to
         self.feed = None
         if self.source not in live.paths:
             return f"trend {self.name!r} paused: {self.source} is not in this file"
@@ -100,6 +105,8 @@ class TrendHandle:
             self.feed = self._make(live)
         except (KeyError, TypeError) as exc:
             return f"trend {self.name!r} paused: {exc}"
+        if isinstance(self.feed, RoiFeed) and self._roi is not None:
+            self.feed.roi = self._roi
         return ""
 
     def move(

@@ -20,7 +20,7 @@ import ipywidgets as widgets
 import traitlets
 
 from swmr_widgets.cells import claim_cell
-from swmr_widgets.live import LiveFile, Poll
+from swmr_widgets.live import LiveFile, LiveFolder, Poll
 from swmr_widgets.panels import Panel, make_panels
 from swmr_widgets.status import StatusLine
 from swmr_widgets.swmr import SwmrMode
@@ -61,11 +61,19 @@ class SwmrView(widgets.VBox):
     stall_after : float, optional
         Seconds without any change after which the status says the writer
         looks stalled; by default ``max(10 * interval, 5)``.
+    follow : "newest" or None, optional
+        With a folder as `source`: ``"newest"`` (the default for a folder)
+        switches to each new HDF5 file that appears in it (one file per scan),
+        keeping the selection where its paths exist; a dropdown lists the
+        folder's files, newest first, and picking one shows it (until
+        "newest" is picked again). ``None`` stays on the newest file at start.
 
     Attributes
     ----------
     live : LiveFile
-        The engine that follows the file.
+        The engine that follows the file (the file shown, for a folder).
+    folder : LiveFolder or None
+        The folder followed, when `source` is a folder.
     """
 
     selected = traitlets.Tuple(help="Absolute paths of the datasets shown.")
@@ -84,6 +92,7 @@ class SwmrView(widgets.VBox):
         swmr: SwmrMode = "auto",
         tree_interval: float = 2.0,
         stall_after: float | None = None,
+        follow: str | None = None,
     ) -> None:
         self._tree = DatasetTree(layout=widgets.Layout(width="32%", min_width="220px"))
         self._panels: list[Panel] = []
@@ -96,14 +105,24 @@ class SwmrView(widgets.VBox):
         self._errors: list[str] = []
         self._note = ""
         self.ticks = 0  # ticks run, for tests and diagnostics
-        self.live = LiveFile(
-            source,
-            wait=wait,
-            swmr=swmr,
-            stall_after=stall_after or max(10 * interval, 5.0),
-            tree_interval=tree_interval,
-        )
+        options = {
+            "swmr": swmr,
+            "stall_after": stall_after or max(10 * interval, 5.0),
+            "tree_interval": tree_interval,
+        }
+        self.folder: LiveFolder | None = None
+        self._picker = None
+        if _is_folder(source, follow):
+            self.folder = LiveFolder(source, follow=follow or "newest", carry=False, **options)
+            self.live = self.folder.live
+        else:
+            self.live = LiveFile(source, wait=wait, **options)
         self._toolbar = build_toolbar(self)
+        if self.folder is not None:
+            from swmr_widgets.picker import FilePicker
+
+            self._picker = FilePicker(self, self.folder)
+            self._toolbar.children = (*self._toolbar.children, self._picker.widget)
         super().__init__(
             children=[
                 self._toolbar,
@@ -167,10 +186,12 @@ class SwmrView(widgets.VBox):
         self._clear_panels()
         if hasattr(self, "_trends"):
             self._trends.close()
+        if getattr(self, "folder", None) is not None:
+            self.folder.close()
         if hasattr(self, "live"):  # (not when the constructor failed)
             self.live.close()
-        for name in ("_tree", "_status", "_toolbar"):
-            if hasattr(self, name):
+        for name in ("_tree", "_status", "_toolbar", "_picker"):
+            if getattr(self, name, None) is not None:
                 getattr(self, name).close()
         super().close()
 
@@ -306,7 +327,7 @@ class SwmrView(widgets.VBox):
         self._ticking = True
         self._errors = []
         try:
-            poll = self.live.poll()
+            poll = self._poll_source()
             if poll.structure_changed or self._tree_dirty:
                 self._sync_tree()
             if self._panels_dirty:
@@ -320,12 +341,27 @@ class SwmrView(widgets.VBox):
             self._ticking = False
             self._show_status()
 
+    def _poll_source(self) -> Poll:
+        """Poll the file (or the folder, switching to the file it shows now)."""
+        if self.folder is None:
+            return self.live.poll()
+        poll = self.folder.poll()
+        if self.folder.live is not self.live:  # a new scan (or a picked file)
+            self._clear_panels()
+            self.live = self.folder.live
+            self._tree.set_nodes([])
+            self._tree_dirty = self._panels_dirty = True
+        if self._picker is not None:
+            self._picker.sync()
+        return poll
+
     def _sync_tree(self) -> None:
         """Show the file's datasets, and keep the selection where its paths exist."""
         self._tree_dirty = False
         if not self.live.attached:
             return
         self._tree.set_nodes(self.live.nodes)
+        self._trends.reattach()  # trends of a folder's previous file, where their source exists
         kept = tuple(p for p in self.selected if p in self.live.paths)
         self.selected = kept or self.live.default_selection()
         self._tree.selected = self.selected
@@ -368,7 +404,8 @@ class SwmrView(widgets.VBox):
     # ------------------------------------------------------------------ status
 
     def _show_status(self) -> None:
-        note = " · ".join(n for n in (self._note, *self._trends.notes) if n)
+        where = self.folder.describe() if self.folder is not None else ""
+        note = " · ".join(n for n in (where, self._note, *self._trends.notes) if n)
         text = self._status.show(
             self.live.health, running=self.running, errors=self._errors, note=note
         )
@@ -380,3 +417,13 @@ class SwmrView(widgets.VBox):
         else:
             self._note = "not refreshing: no running asyncio loop (call start())"
             self._show_status()
+
+
+def _is_folder(source: Any, follow: str | None) -> bool:
+    """Whether `source` names a folder to follow (raising for `follow` on a file)."""
+    is_dir = isinstance(source, str | os.PathLike) and os.path.isdir(source)
+    if follow is not None and not is_dir:
+        raise NotADirectoryError(
+            f"follow={follow!r} needs a folder of scan files; {source!r} is not one"
+        )
+    return is_dir

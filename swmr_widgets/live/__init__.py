@@ -18,6 +18,7 @@ from swmr_widgets.live.feeds import (
     TraceFeed,
     ValueFeed,
 )
+from swmr_widgets.live.folder import FolderPoll, LiveFolder
 from swmr_widgets.live.health import Health, State
 from swmr_widgets.live.source import Change
 from swmr_widgets.live.trends import Roi, RoiFeed, TrendFeed, TrendRows
@@ -29,10 +30,12 @@ __all__ = [
     "Details",
     "DetailsFeed",
     "Feed",
+    "FolderPoll",
     "FrameFeed",
     "Health",
     "Latest",
     "LiveFile",
+    "LiveFolder",
     "MapFeed",
     "Poll",
     "Roi",
