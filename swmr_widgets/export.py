@@ -31,13 +31,14 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
-from swmr_widgets.live.snapshot import Curve
+from swmr_widgets.live.snapshot import Curve, snapshots
 
-__all__ = ["FORMATS", "ExportError", "write_curves"]
+__all__ = ["FORMATS", "ExportError", "export_panels", "panel_curves", "write_curves"]
 
 #: Suffixes understood, and the format each one means.
 FORMATS = {
@@ -102,6 +103,41 @@ def write_curves(
         return targets
     _WRITERS[fmt](list(curves), path)
     return [path]
+
+
+def panel_curves(panel: Any) -> list[Curve]:
+    """What a view's panel shows: the snapshots of its feeds within its zoom.
+
+    The zoom is the x (and, for images, y) range a pan/zoom set on the
+    panel's first figure; a series drawn as seconds since ``t0`` is cropped
+    in epoch seconds.
+    """
+    plot = panel._plots[0] if panel._plots else None
+    ranges = []
+    for name in ("x_scale", "y_scale"):
+        scale = getattr(plot, name, None)
+        lo, hi = getattr(scale, "min", None), getattr(scale, "max", None)
+        ranges.append((float(lo), float(hi)) if lo is not None and hi is not None else None)
+    x_range, y_range = ranges
+    if hasattr(plot, "lines"):  # a line figure: the values are not cropped by a y zoom
+        y_range = None
+        elapsed = getattr(panel, "_elapsed", None)  # a series panel's per-line offsets
+        offset = elapsed[0].t0 if isinstance(elapsed, list) and elapsed else None
+        if x_range is not None and offset:
+            x_range = (x_range[0] + offset, x_range[1] + offset)
+    return snapshots(panel.feeds, x_range, y_range)
+
+
+def export_panels(panels: Sequence[Any], path: str | os.PathLike[str]) -> list[Path]:
+    """Write what `panels` show to `path` (see :func:`write_curves`), never to their files."""
+    sources = []
+    for feed in (f for panel in panels for f in panel.feeds):
+        try:
+            sources.append(feed.dataset.file.filename)
+        except Exception:  # a closed file: nothing to protect
+            continue
+    curves = [c for panel in panels for c in panel_curves(panel)]
+    return write_curves(curves, path, protect=sources)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -133,9 +133,9 @@ class Panel:
 
     def curves(self) -> list:
         """What the panel shows, at full resolution, within its zoom (see ``export``)."""
-        from swmr_widgets.live.snapshot import snapshots
+        from swmr_widgets.export import panel_curves
 
-        return snapshots(self.feeds, *self._shown_range())
+        return panel_curves(self)
 
     def export(self, path: str | os.PathLike[str]) -> list:
         """Save what the panel shows to `path` (.csv, .npy, .npz, .h5/.nxs by suffix).
@@ -144,42 +144,15 @@ class Panel:
         shown, with their axes' values, labels and units. Returns the paths
         written; the file followed is never written.
         """
-        from swmr_widgets.export import write_curves
+        from swmr_widgets.export import export_panels
 
-        return write_curves(self.curves(), path, protect=_sources(self.feeds))
-
-    def _shown_range(self) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
-        """The x and y ranges a zoom set on the first figure (``None``: everything)."""
-        plot = self._plots[0] if self._plots else None
-        ranges = []
-        for name in ("x_scale", "y_scale"):
-            scale = getattr(plot, name, None)
-            lo, hi = getattr(scale, "min", None), getattr(scale, "max", None)
-            ranges.append((float(lo), float(hi)) if lo is not None and hi is not None else None)
-        x_range, y_range = ranges
-        if isinstance(plot, LineFigure):
-            y_range = None  # a line's values are not cropped by the y zoom
-            elapsed = getattr(self, "_elapsed", None)  # a series panel's per-line offsets
-            offset = elapsed[0].t0 if isinstance(elapsed, list) and elapsed else None
-            if x_range is not None and offset:  # drawn as seconds since t0
-                x_range = (x_range[0] + offset, x_range[1] + offset)
-        return x_range, y_range
+        return export_panels([self], path)
 
     def close(self) -> None:
         """Close the panel's widgets."""
         self.widget.close()
         for fig in self.figures:
             fig.close()
-
-
-def _sources(feeds: Sequence[Feed]) -> list[str]:
-    out = []
-    for feed in feeds:
-        try:
-            out.append(feed.dataset.file.filename)
-        except Exception:  # a closed file: nothing to protect
-            continue
-    return out
 
 
 def _title(meta: DatasetMeta) -> str:

@@ -262,11 +262,10 @@ class SwmrView(widgets.VBox):
         per panel (``<stem>_1.csv``, ...). The file followed is never written.
         Returns the paths written.
         """
-        from swmr_widgets.export import write_curves
+        from swmr_widgets.export import export_panels
 
         panels = [*self._panels, *([self._trends.panel] if self._trends.panel else [])]
-        curves = [c for panel in panels for c in panel.curves()]
-        return write_curves(curves, path, protect=[self.live.path])
+        return export_panels(panels, path)
 
     def _layout_panels(self) -> None:
         trends = self._trends.widgets if hasattr(self, "_trends") else []

@@ -134,3 +134,18 @@ def test_trend_refuses_what_it_cannot_follow(writer_factory):
             live.add_roi(sw.TREND, x=(0, 1))
         with pytest.raises(ValueError, match="reduce"):
             live.add_roi(sw.TRACE, x=(0, 1), reduce="max")
+
+
+def test_trend_catches_up_with_a_long_series_in_bounded_polls(writer_factory):
+    from swmr_widgets.live.trends import CATCH_UP_CALLS
+
+    w = writer_factory("long.h5")
+    n = w.append(25_000)
+    with LiveFile(w.path) as live:
+        doubled = live.add_trend("doubled", lambda v: 2 * v, sw.TREND)
+        first = live.poll().updates[doubled]
+        assert len(first.values) == CATCH_UP_CALLS and live.health.catching_up
+        poll_until(live, lambda: len(doubled.values) == n)
+        x, y = doubled.trend()
+        np.testing.assert_array_equal(x, np.arange(n))
+        np.testing.assert_array_equal(y, 2 * sw.value(np.arange(n)))

@@ -264,20 +264,13 @@ class LiveFile:
         return feed
 
     def add_trend(self, name: str, fn: Callable[[Any], Any], source: str) -> TrendFeed:
-        """Trend the number `fn` returns for each new point (trace, frame, value) of `source`.
+        """Trend the number `fn` returns for every new point (value, trace, frame) of `source`.
 
-        `fn` sees every point, also when several arrive in one poll. The feed
-        returned is also the handle: its updates (:class:`~swmr_widgets.live.trends.TrendRows`)
-        come out of :meth:`poll`, ``handle.trend()`` gives what it kept, and
-        ``handle.remove()`` stops it. An exception in `fn` makes that point NaN
-        and is reported in ``health.errors`` until `fn` succeeds again.
-
-        Raises
-        ------
-        KeyError
-            If `source` is not a dataset of the file.
-        TypeError
-            If `source` is not a series of acquisition points.
+        The feed returned is the handle: its :class:`~swmr_widgets.live.trends.TrendRows`
+        come out of :meth:`poll`, ``.trend()`` gives what it kept, ``.remove()``
+        stops it. A point where `fn` raises is NaN, and the error is in
+        ``health.errors``. Raises :class:`KeyError` for an unknown `source`,
+        :class:`TypeError` if it is not a series of acquisition points.
         """
         return self._add_derived(source, lambda *a: TrendFeed(name, fn, *a, self.unfollow))
 
@@ -289,26 +282,21 @@ class LiveFile:
         reduce: str = "sum",
         name: str | None = None,
     ) -> RoiFeed:
-        """Trend the sum (or mean) of a rectangle of each new frame of `source`.
+        """Trend the sum (or mean) of a rectangle of every new frame of `source`.
 
-        `x` and `y` are inclusive bounds in the image's axis units when the
-        dataset has axes, else in pixel indices (a trace takes `x` only; a 2-D
-        scan map is reduced over its filled part). The handle has ``.move(x=, y=)``
-        and ``.remove()``; see :meth:`add_trend`.
+        `x`, `y`: inclusive bounds in the image's axis units if it has axes, else
+        pixel indices (see :mod:`~swmr_widgets.live.trends`). The handle also has
+        ``.move(x=, y=)``; otherwise as :meth:`add_trend`.
         """
         roi = Roi(x, y, reduce)  # type: ignore[arg-type]
         label = name or f"ROI {sum(isinstance(f, RoiFeed) for f in self._feeds) + 1} {reduce}"
         return self._add_derived(source, lambda *a: RoiFeed(label, roi, *a, self.unfollow), True)
 
-    def _add_derived(self, source: str, make: Callable[..., TrendFeed], roi: bool = False):
+    def _add_derived(self, source: str, make: Callable[..., Any], roi: bool = False) -> Any:
         if source not in self._path_set:
-            raise KeyError(
-                f"{source!r} is not a dataset of {self._source.path.name}; "
-                f"see .paths for its {len(self._dataset_paths)} datasets"
-            )
-        meta = self.meta(source)
-        check_source(meta, roi)
-        feed = make(source, meta, self._dataset(source), self._dataset)
+            raise KeyError(f"{source!r} is not a dataset of {self._source.path.name}")
+        check_source(self.meta(source), roi)
+        feed = make(source, self.meta(source), self._dataset(source), self._dataset)
         self._feeds[feed] = None
         return feed
 

@@ -41,6 +41,8 @@ __all__ = ["Roi", "RoiFeed", "TrendFeed", "TrendRows"]
 TREND_POINTS = 1_000_000
 #: Bytes of source points read at most by one poll while catching up.
 CATCH_UP_BYTES = 64 * 2**20
+#: Calls of the trend's function at most per poll (the rest waits for the next polls).
+CATCH_UP_CALLS = 10_000
 
 Reduce = Literal["sum", "mean"]
 Bounds = tuple[float, float] | None
@@ -123,7 +125,7 @@ class TrendFeed(_FollowingFeed):
             history=1,  # the numbers are kept here, not the points
             mode="append" if meta.growing else "fill",
             nav_ndim=nav,
-            max_rows=max(1, CATCH_UP_BYTES // row_bytes),
+            max_rows=max(1, min(CATCH_UP_BYTES // row_bytes, CATCH_UP_CALLS)),
         )
         self.values.clear()
         self.map = np.full(ds.shape[:nav], np.nan) if self.is_map else None
