@@ -62,11 +62,11 @@ class SwmrView(widgets.VBox):
         Seconds without any change after which the status says the writer
         looks stalled; by default ``max(10 * interval, 5)``.
     follow : "newest" or None, optional
-        With a folder as `source`: ``"newest"`` (the default for a folder)
-        switches to each new HDF5 file that appears in it (one file per scan),
-        keeping the selection where its paths exist; a dropdown lists the
-        folder's files, newest first, and picking one shows it (until
-        "newest" is picked again). ``None`` stays on the newest file at start.
+        ``"newest"`` with a folder as `source`: show its newest HDF5 file and
+        switch to each new one that appears (one file per scan), keeping the
+        selection where its paths exist; a dropdown lists the folder's files,
+        newest first, and picking one shows it (until "newest" is picked
+        again). ``None`` (the default) takes `source` as a file.
 
     Attributes
     ----------
@@ -113,7 +113,7 @@ class SwmrView(widgets.VBox):
         self.folder: LiveFolder | None = None
         self._picker = None
         if _is_folder(source, follow):
-            self.folder = LiveFolder(source, follow=follow or "newest", carry=False, **options)
+            self.folder = LiveFolder(source, follow=follow, carry=False, **options)
             self.live = self.folder.live
         else:
             self.live = LiveFile(source, wait=wait, **options)
@@ -419,10 +419,11 @@ class SwmrView(widgets.VBox):
 
 
 def _is_folder(source: Any, follow: str | None) -> bool:
-    """Whether `source` names a folder to follow (raising for `follow` on a file)."""
-    is_dir = isinstance(source, str | os.PathLike) and os.path.isdir(source)
-    if follow is not None and not is_dir:
+    """Whether `source` is a folder to follow (raising for `follow` on anything else)."""
+    if follow is None:
+        return False  # a folder then raises IsADirectoryError, as any non-file does
+    if not (isinstance(source, str | os.PathLike) and os.path.isdir(source)):
         raise NotADirectoryError(
             f"follow={follow!r} needs a folder of scan files; {source!r} is not one"
         )
-    return is_dir
+    return True

@@ -85,7 +85,7 @@ def test_running_view_switches_keeps_selection_and_picker(writer_factory, views,
 
     a = writer_factory("a.h5")
     a.append(6)
-    view = views(tmp_path, interval=0.2, selected=[sw.TREND])
+    view = views(tmp_path, interval=0.2, selected=[sw.TREND], follow="newest")
     assert view.folder is not None and view.live.path == str(a.path)
     total = view.add_trend("total", lambda t: float(t.sum()), sw.TRACE)
     errors: list[dict] = []
@@ -152,6 +152,7 @@ def test_cli_view_of_a_folder_serves_a_folder_view(tmp_path, capsys, writer_fact
     assert "Following the newest" in capsys.readouterr().out
     nb = json.loads(servers.write_viewer_notebook(tmp_path / "..", path).read_text())
     code = "".join(nb["cells"][1]["source"])
+    assert "follow='newest'" in code
     scope: dict = {}
     exec(code.replace("view\n", "").rstrip() + "\nview.stop()\n", scope)  # the served cell
     view = scope["view"]
