@@ -48,8 +48,9 @@ __all__ = ["HDF5_SUFFIXES", "FolderPoll", "LiveFolder"]
 
 #: File name suffixes taken for HDF5 files (compared in lower case).
 HDF5_SUFFIXES = (".h5", ".hdf5", ".nxs", ".he5")
-#: Name of the (never created) file a folder with no HDF5 file yet waits on.
-PLACEHOLDER = "(no HDF5 file yet)"
+#: Name of the (never created) file a folder with no HDF5 file yet waits on: the status
+#: then reads "waiting for a scan file to be created…".
+PLACEHOLDER = "a scan file"
 
 
 @dataclass(frozen=True)
