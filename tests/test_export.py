@@ -178,3 +178,17 @@ def test_toolbar_export_button(writer, views, tmp_path, monkeypatch):
     with np.load(path) as z:
         key = json.loads(str(z["metadata"]))[0]["key"]
         np.testing.assert_array_equal(z[key], sw.value(np.arange(9)))
+
+
+def test_nothing_to_export_says_so(tmp_path, views):
+    import h5py as h5
+
+    path = tmp_path / "strings.h5"
+    with h5.File(path, "w", libver="latest") as f:
+        f["names"] = np.array([b"a", b"b"])  # not plottable: a details panel
+        f["gain"] = 2.5  # a scalar: a value panel
+    view = views(path, selected=["/names", "/gain"])
+    with pytest.raises(ExportError, match="nothing to export"):
+        view.panels[0].export(tmp_path / "names.csv")
+    (written,) = view.panels[1].export(tmp_path / "gain.npy")
+    assert np.load(written) == 2.5

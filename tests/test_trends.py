@@ -149,3 +149,26 @@ def test_trend_catches_up_with_a_long_series_in_bounded_polls(writer_factory):
         x, y = doubled.trend()
         np.testing.assert_array_equal(x, np.arange(n))
         np.testing.assert_array_equal(y, 2 * sw.value(np.arange(n)))
+
+
+def test_roi_in_axis_units_of_a_nexus_frame(tmp_path):
+    """Bounds in µm on NeXus axes: a descending axis and a shuffled one select the same pixels."""
+    import h5py
+
+    path = tmp_path / "nexus.h5"
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 60000, (5, 6, 7)).astype(np.uint16)
+    with h5py.File(path, "w", libver="latest") as f:
+        g = f.create_group("entry/data")
+        g.attrs.update(NX_class="NXdata", signal="frames", axes=[".", "y", "x"])
+        g.create_dataset("frames", data=frames, maxshape=(None, 6, 7), chunks=(1, 6, 7))
+        g.create_dataset("y", data=np.array([0.0, 2, 1, 5, 4, 3]) * 10).attrs["units"] = "um"
+        g.create_dataset("x", data=np.arange(7.0)[::-1] * 5.5).attrs["units"] = "um"
+    with LiveFile(path) as live:
+        roi = live.add_roi("/entry/data/frames", x=(10, 25), y=(15, 40))
+        mean = live.add_roi("/entry/data/frames", x=(0, 5.5), y=(0, 0), reduce="mean")
+        live.poll()
+        # x = 33, 27.5, 22, 16.5, 11, 5.5, 0: 10..25 are columns 2..4; y 15..40: rows 1, 4, 5
+        want = [int(fr[np.ix_([1, 4, 5], [2, 3, 4])].astype(np.int64).sum()) for fr in frames]
+        np.testing.assert_array_equal(roi.trend()[1], want)
+        np.testing.assert_array_equal(mean.trend()[1], [fr[0, 5:7].mean() for fr in frames])

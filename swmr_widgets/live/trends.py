@@ -261,16 +261,27 @@ class Roi:
         if values.ndim == 1:
             part = values[cols]
         else:
-            part = values.reshape(values.shape[-2:])[np.ix_(_inside(y, self.y), cols)]
-        if part.dtype.kind == "c":
+            rows = _inside(y, self.y)
+            image = values.reshape(values.shape[-2:])
+            if isinstance(rows, slice) and isinstance(cols, slice):
+                part = image[rows, cols]  # a view: no copy of the region
+            else:
+                part = image[np.ix_(_indices(rows, image.shape[0]), _indices(cols, image.shape[1]))]
+        if part.size == 0:
+            return math.nan
+        kind = part.dtype.kind
+        if kind in "iub":  # integers: summed exactly, then one rounding to float64
+            total = part.sum(dtype=np.uint64 if kind == "u" else np.int64)
+            return float(total) if self.reduce == "sum" else float(total) / part.size
+        if kind == "c":
             part = np.abs(part)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an empty or unfilled ROI: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)  # an unfilled ROI: NaN
             if self.reduce == "sum":
-                if part.size == 0 or (part.dtype.kind == "f" and np.isnan(part).all()):
+                if np.isnan(part).all():
                     return math.nan
                 return float(np.nansum(part, dtype=np.float64))
-            return float(np.nanmean(part, dtype=np.float64)) if part.size else math.nan
+            return float(np.nanmean(part, dtype=np.float64))
 
     def __repr__(self) -> str:
         return f"Roi(x={self.x}, y={self.y}, reduce={self.reduce!r})"
@@ -353,10 +364,20 @@ def _bounds(value: Bounds, name: str) -> Bounds:
     return (min(lo, hi), max(lo, hi))
 
 
-def _inside(coords: np.ndarray, bounds: Bounds) -> np.ndarray:
+def _inside(coords: np.ndarray, bounds: Bounds) -> slice | np.ndarray:
+    """Positions of `coords` within `bounds`: a slice when they are consecutive."""
     if bounds is None:
-        return np.arange(len(coords))
-    return np.flatnonzero((coords >= bounds[0]) & (coords <= bounds[1]))
+        return slice(None)
+    idx = np.flatnonzero((coords >= bounds[0]) & (coords <= bounds[1]))
+    if not len(idx):
+        return slice(0, 0)
+    if int(idx[-1]) - int(idx[0]) + 1 == len(idx):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def _indices(where: slice | np.ndarray, n: int) -> np.ndarray:
+    return np.arange(n)[where] if isinstance(where, slice) else where
 
 
 def _consecutive(indices: np.ndarray) -> bool:
