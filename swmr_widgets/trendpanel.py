@@ -1,10 +1,13 @@
 """The view's derived trends: ``view.add_trend`` / ``view.add_roi`` and the panel that shows them.
 
 The numbers are computed by the live engine (:mod:`swmr_widgets.live.trends`);
-here they are drawn, one line per trend with a legend, in a panel below the
-datasets shown. A :class:`TrendHandle` outlives the engine's feed: when the view
-switches to another file (following the newest scan of a folder) the trend is
-set up again on the new file, if its source dataset is there.
+here they are drawn below the datasets shown, one line per trend with a
+legend. Trends that share a scale share a figure: the ROIs of one dataset with
+the same reduction; every other derived trend has a figure of its own (a peak
+position and an ROI sum would flatten each other on one axis). A
+:class:`TrendHandle` outlives the engine's feed: when the view switches to
+another file (following the newest scan of a folder) the trend is set up again
+on the new file, if its source dataset is there.
 """
 
 from __future__ import annotations
@@ -37,7 +40,11 @@ class TrendPanel(Panel):
             [f.name for f in feeds],
             x_label=feeds[0].index_title,
             y_label="" if len(feeds) > 1 else feeds[0].name,
-            title="derived trends" if len(feeds) > 1 else f"{feeds[0].name} of {feeds[0].path}",
+            title=(
+                f"{feeds[0].name} of {feeds[0].path}"
+                if len(feeds) == 1
+                else f"ROIs ({feeds[0].roi.reduce}) of {feeds[0].path}"  # a group is ROIs only
+            ),
         )
         for line in self.plot.lines:
             line.display_legend = True
@@ -136,12 +143,12 @@ class TrendHandle:
 
 
 class Trends:
-    """The derived trends of one view and their panel."""
+    """The derived trends of one view and their panels."""
 
     def __init__(self, view: SwmrView) -> None:
         self.view = view
         self.handles: list[TrendHandle] = []
-        self.panel: TrendPanel | None = None
+        self.panels: list[TrendPanel] = []
         self.notes: list[str] = []
 
     def add(self, name: str, source: str, make: Callable[[LiveFile], TrendFeed]) -> TrendHandle:
@@ -166,20 +173,23 @@ class Trends:
 
     @property
     def widgets(self) -> list[widgets.Widget]:
-        return [self.panel.widget] if self.panel is not None else []
+        return [panel.widget for panel in self.panels]
 
     def render(self, updates: Mapping[Any, Update]) -> None:
-        if self.panel is not None:
-            self.panel.render(updates)
+        for panel in self.panels:
+            panel.render(updates)
 
     def _rebuild(self) -> None:
-        if self.panel is not None:
-            self.panel.close()
-        feeds = [h.feed for h in self.handles if h.feed is not None]
-        self.panel = TrendPanel(feeds) if feeds else None
-        if self.panel is not None:  # draw what the trends kept so far
-            self.panel._dirty = True
-            self.panel.render({})
+        for panel in self.panels:
+            panel.close()
+        groups: dict[tuple, list[TrendFeed]] = {}
+        for feed in (h.feed for h in self.handles if h.feed is not None):
+            key = ("roi", feed.path, feed.roi.reduce) if isinstance(feed, RoiFeed) else (id(feed),)
+            groups.setdefault(key, []).append(feed)
+        self.panels = [TrendPanel(feeds) for feeds in groups.values()]
+        for panel in self.panels:  # draw what the trends kept so far
+            panel._dirty = True
+            panel.render({})
         self.view._layout_panels()
 
     def close(self) -> None:

@@ -264,7 +264,7 @@ class SwmrView(widgets.VBox):
         """
         from swmr_widgets.export import export_panels
 
-        panels = [*self._panels, *([self._trends.panel] if self._trends.panel else [])]
+        panels = [*self._panels, *self._trends.panels]
         return export_panels(panels, path)
 
     def _layout_panels(self) -> None:

@@ -81,17 +81,21 @@ def test_roi_and_trend_on_a_running_view(stream_factory, views):
     failed = np.isnan(corner)
     assert failed.sum() == sum(1 for k in range(1, n + 1) if k % 7 == 3)
     np.testing.assert_array_equal(corner[~failed], pixel[~failed])
-    # one figure, one line per trend with a legend, drawing what was computed
-    panel = view._trends.panel
-    assert isinstance(panel, TrendPanel) and panel.widget in view._panel_box.children
-    lines = panel.plot.lines
-    assert [line.labels[0] for line in lines] == ["ROI 1 sum", "ROI 2 mean", "corner"]
+    # one figure per scale: ROIs of one dataset and reduction together, others alone
+    roi2 = view.add_roi(stw.FRAMES, x=(0, 1), y=(0, 1))
+    panels = view._trends.panels
+    assert all(isinstance(p, TrendPanel) and p.widget in view._panel_box.children for p in panels)
+    labels = [[line.labels[0] for line in p.plot.lines] for p in panels]
+    assert labels == [["ROI 1 sum", "ROI 3 sum"], ["ROI 2 mean"], ["corner"]]
+    lines = panels[0].plot.lines
     assert all(line.display_legend for line in lines)
-    assert len({line.colors[0] for line in lines}) == 3
+    assert len({line.colors[0] for line in lines}) == 2
     np.testing.assert_array_equal(np.asarray(lines[0].y, dtype=np.float64), sums)
     # removing takes the line away; the others go on
     wide.remove()
-    assert [line.labels[0] for line in view._trends.panel.plot.lines] == ["ROI 1 sum", "corner"]
+    roi2.remove()
+    labels = [[line.labels[0] for line in p.plot.lines] for p in view._trends.panels]
+    assert labels == [["ROI 1 sum"], ["corner"]]
     assert wide not in view.trends
 
 
