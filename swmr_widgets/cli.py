@@ -18,6 +18,7 @@ Examples
     $ swmr-widgets demo                      # simulated acquisition + Voilà page
     $ swmr-widgets demo --server lab --rate 20
     $ swmr-widgets view scan.h5 --port 8866 --no-browser
+    $ swmr-widgets view data/2026-12-02/     # the newest scan file of a folder
 """
 
 from __future__ import annotations
@@ -165,14 +166,7 @@ def _run(args: argparse.Namespace) -> int:
             _say(f"Demo writer running (pid {writer.pid}).")
             title = "swmr_widgets demo: simulated acquisition"
         else:
-            h5_path = Path(args.file).expanduser().absolute()
-            if h5_path.is_dir():
-                _say(f"error: {h5_path} is a directory", sys.stderr)
-                return 2
-            if not h5_path.exists():
-                _say(f"note: {h5_path} does not exist yet; the view waits for it.")
-                wait = True
-            title = h5_path.name
+            h5_path, wait, title = view_target(args.file)
         return _serve(args, workdir, h5_path, title=title, writer=writer, wait=wait)
     except (KeyboardInterrupt, _Terminate):
         _say("Stopping ...")
@@ -187,6 +181,22 @@ def _run(args: argparse.Namespace) -> int:
             for sig, handler in old_handlers.items():
                 with contextlib.suppress(ValueError, TypeError):
                     signal.signal(sig, handler)
+
+
+def view_target(arg: str) -> tuple[Path, bool | None, str]:
+    """What ``swmr-widgets view ARG`` shows: ``(path, wait, page title)``.
+
+    A folder is followed: the view switches to each new HDF5 file in it (one
+    file per scan). A file that does not exist yet is waited for.
+    """
+    path = Path(arg).expanduser().absolute()
+    if path.is_dir():
+        _say(f"Following the newest HDF5 file in {path} (one file per scan).")
+        return path, None, f"{path.name}/ (newest scan)"
+    if not path.exists():
+        _say(f"note: {path} does not exist yet; the view waits for it.")
+        return path, True, path.name
+    return path, None, path.name
 
 
 def _port(text: str) -> int:
@@ -240,10 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     view = sub.add_parser(
         "view",
-        help="watch an existing (or future) HDF5 file",
-        description="Serve a live view of FILE.",
+        help="watch an existing (or future) HDF5 file, or the newest file of a folder",
+        description="Serve a live view of FILE, or of the newest HDF5 file in DIR.",
     )
-    view.add_argument("file", metavar="FILE", help="HDF5 file to watch")
+    view.add_argument(
+        "file", metavar="FILE|DIR", help="HDF5 file to watch, or a folder of scan files"
+    )
     add_server_options(view)
 
     from swmr_widgets import tail

@@ -20,6 +20,7 @@ details (not plottable)             :class:`DetailsPanel`
 from __future__ import annotations
 
 import html
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -129,6 +130,23 @@ class Panel:
         """Give every figure back its automatic ranges."""
         for plot in self._plots:
             plot.reset_zoom()
+
+    def curves(self) -> list:
+        """What the panel shows, at full resolution, within its zoom (see ``export``)."""
+        from swmr_widgets.export import panel_curves
+
+        return panel_curves(self)
+
+    def export(self, path: str | os.PathLike[str]) -> list:
+        """Save what the panel shows to `path` (.csv, .npy, .npz, .h5/.nxs by suffix).
+
+        The values are those stored (not the decimated marks) for the range
+        shown, with their axes' values, labels and units. Returns the paths
+        written; the file followed is never written.
+        """
+        from swmr_widgets.export import export_panels
+
+        return export_panels([self], path)
 
     def close(self) -> None:
         """Close the panel's widgets."""

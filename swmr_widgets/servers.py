@@ -119,8 +119,8 @@ def viewer_notebook(
     Parameters
     ----------
     h5_path : str or os.PathLike
-        HDF5 file to watch. It is made absolute, since the kernel runs in the
-        notebook's directory.
+        HDF5 file to watch, or a folder (the view follows its newest file). It
+        is made absolute, since the kernel runs in the notebook's directory.
     interval : float, optional
         Polling interval in seconds passed to ``SwmrView``.
     title : str, optional
@@ -147,6 +147,8 @@ def viewer_notebook(
             "tree, pause with the play/pause button, or set `view.selected` from code."
         )
     extra = "" if wait is None else f", wait={bool(wait)!r}"
+    if Path(path).is_dir():  # a folder of scan files: show the newest, switch to each new one
+        extra += ", follow='newest'"
     code = (
         "from swmr_widgets import SwmrView\n"
         "\n"

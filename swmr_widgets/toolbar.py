@@ -1,7 +1,8 @@
-"""The view's toolbar: live/pause, interval, refresh now, reset zoom, save PNG."""
+"""The view's toolbar: live/pause, interval, refresh now, reset zoom, save PNG, export data."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -47,4 +48,40 @@ def build_toolbar(view: SwmrView) -> widgets.HBox:
         button.add_class(css)
         button.on_click(lambda _b, action=action: action())
         buttons.append(button)
-    return widgets.HBox([play, interval, *buttons])
+    return widgets.HBox([play, interval, *buttons, *export_controls(view)])
+
+
+#: Formats offered by the toolbar's export menu.
+EXPORT_CHOICES = (("CSV", ".csv"), ("NumPy .npz", ".npz"), ("NeXus .h5", ".h5"))
+
+
+def export_controls(view: SwmrView) -> list[widgets.Widget]:
+    """A format menu and an "Export data" button writing ``swmr_export_<time>.<ext>``.
+
+    The file goes to the kernel's working directory; the status line says
+    where (or why it failed).
+    """
+    menu = widgets.Dropdown(
+        options=EXPORT_CHOICES, value=".csv", layout=widgets.Layout(width="120px")
+    )
+    menu.add_class("swmr-export-format")
+    button = widgets.Button(
+        description="Export data",
+        icon="download",
+        tooltip="Save the data shown, at full resolution, with its axes",
+        layout=widgets.Layout(width="auto"),
+    )
+    button.add_class("swmr-export")
+
+    def on_click(_button: widgets.Button) -> None:
+        name = f"swmr_export_{time.strftime('%Y%m%d-%H%M%S')}{menu.value}"
+        try:
+            written = view.export(name)
+        except Exception as exc:  # shown, never raised into the front end
+            view._note = f"export failed: {exc}"
+        else:
+            view._note = "exported " + ", ".join(str(p) for p in written)
+        view._show_status()
+
+    button.on_click(on_click)
+    return [menu, button]

@@ -11,7 +11,7 @@ one and never raises: errors go to the status line and the next tick runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import bqplot as bq
@@ -20,13 +20,14 @@ import ipywidgets as widgets
 import traitlets
 
 from swmr_widgets.cells import claim_cell
-from swmr_widgets.live import LiveFile, Poll
+from swmr_widgets.live import LiveFile, LiveFolder, Poll
 from swmr_widgets.panels import Panel, make_panels
 from swmr_widgets.status import StatusLine
 from swmr_widgets.swmr import SwmrMode, explain_hdf5_error
 from swmr_widgets.ticker import Ticker, loop_running
 from swmr_widgets.toolbar import build_toolbar
 from swmr_widgets.tree import DatasetTree
+from swmr_widgets.trendpanel import TrendHandle, Trends
 
 __all__ = ["SwmrView"]
 
@@ -65,11 +66,19 @@ class SwmrView(widgets.VBox):
     stall_after : float, optional
         Seconds without any change after which the status says the writer
         looks stalled; by default ``max(10 * interval, 5)``.
+    follow : "newest" or None, optional
+        ``"newest"`` with a folder as `source`: show its newest HDF5 file and
+        switch to each new one that appears (one file per scan), keeping the
+        selection where its paths exist; a dropdown lists the folder's files,
+        newest first, and picking one shows it (until "newest" is picked
+        again). ``None`` (the default) takes `source` as a file.
 
     Attributes
     ----------
     live : LiveFile
-        The engine that follows the file.
+        The engine that follows the file (the file shown, for a folder).
+    folder : LiveFolder or None
+        The folder followed, when `source` is a folder.
     """
 
     selected = traitlets.Tuple(help="Absolute paths of the datasets shown.")
@@ -88,25 +97,37 @@ class SwmrView(widgets.VBox):
         swmr: SwmrMode = "auto",
         tree_interval: float = 2.0,
         stall_after: float | None = None,
+        follow: str | None = None,
     ) -> None:
         self._tree = DatasetTree(layout=widgets.Layout(width="32%", min_width="220px"))
         self._panels: list[Panel] = []
         self._panel_box = widgets.VBox(layout=widgets.Layout(flex="1 1 auto", width="68%"))
         self._status = StatusLine()
+        self._trends = Trends(self)
         self._ticker = Ticker(self._tick, lambda: self.interval, self._ended)
         self._ticking = self._ready = False
         self._tree_dirty = self._panels_dirty = True
         self._errors: list[str] = []
         self._note = ""
         self.ticks = 0  # ticks run, for tests and diagnostics
-        self.live = LiveFile(
-            source,
-            wait=wait,
-            swmr=swmr,
-            stall_after=stall_after or max(10 * interval, 5.0),
-            tree_interval=tree_interval,
-        )
+        options = {
+            "swmr": swmr,
+            "stall_after": stall_after or max(10 * interval, 5.0),
+            "tree_interval": tree_interval,
+        }
+        self.folder: LiveFolder | None = None
+        self._picker = None
+        if _is_folder(source, follow):
+            self.folder = LiveFolder(source, follow=follow, carry=False, **options)
+            self.live = self.folder.live
+        else:
+            self.live = LiveFile(source, wait=wait, **options)
         self._toolbar = build_toolbar(self)
+        if self.folder is not None:
+            from swmr_widgets.picker import FilePicker
+
+            self._picker = FilePicker(self, self.folder)
+            self._toolbar.children = (*self._toolbar.children, self._picker.widget)
         super().__init__(
             children=[
                 self._toolbar,
@@ -168,10 +189,14 @@ class SwmrView(widgets.VBox):
         self._ticker.stop()
         self.set_trait("running", False)
         self._clear_panels()
+        if hasattr(self, "_trends"):
+            self._trends.close()
+        if getattr(self, "folder", None) is not None:
+            self.folder.close()
         if hasattr(self, "live"):  # (not when the constructor failed)
             self.live.close()
-        for name in ("_tree", "_status", "_toolbar"):
-            if hasattr(self, name):
+        for name in ("_tree", "_status", "_toolbar", "_picker"):
+            if getattr(self, name, None) is not None:
                 getattr(self, name).close()
         super().close()
 
@@ -179,6 +204,77 @@ class SwmrView(widgets.VBox):
         """Give every figure back its automatic ranges."""
         for panel in self._panels:
             panel.reset_zoom()
+
+    # ------------------------------------------------------------------ tools while watching
+
+    @property
+    def trends(self) -> list[TrendHandle]:
+        """The derived trends shown (see :meth:`add_trend` and :meth:`add_roi`)."""
+        return list(self._trends.handles)
+
+    def add_trend(self, name: str, fn: Callable[[Any], Any], source: str) -> TrendHandle:
+        """Trend the number `fn` returns for each new trace or frame of `source`.
+
+        `fn` is called on every point the writer adds (also when several arrive
+        between two refreshes), and the trend is drawn in a panel below the
+        datasets shown, against the source's index or navigation axis. An
+        exception in `fn` goes to the status line and the trend's message; the
+        point is NaN and the refresh goes on. Returns a handle with
+        ``.remove()`` and ``.trend()``.
+
+        Raises
+        ------
+        KeyError
+            If `source` is not a dataset of the file.
+        TypeError
+            If `source` is not a series of acquisition points.
+        """
+        handle = self._trends.add(name, source, lambda live: live.add_trend(name, fn, source))
+        self._request_tick()
+        return handle
+
+    def add_roi(
+        self,
+        source: str,
+        x: tuple[float, float] | None = None,
+        y: tuple[float, float] | None = None,
+        reduce: str = "sum",
+        name: str | None = None,
+    ) -> TrendHandle:
+        """Trend the sum (or mean) of a rectangle of each new frame of `source`.
+
+        `x` and `y` are inclusive bounds in the image's axis units when the
+        dataset has axes, else in pixel indices; a trace takes `x` only, a 2-D
+        scan map is reduced over its filled part. One line per ROI, with a
+        legend. The handle has ``.move(x=..., y=...)`` (the trend goes on with
+        the new region) and ``.remove()``.
+        """
+        n = sum(h.feed is not None and h.feed.kind == "roi" for h in self._trends.handles)
+        label = name or f"ROI {n + 1} {reduce}"
+        handle = self._trends.add(
+            label, source, lambda live: live.add_roi(source, x, y, reduce, name=label)
+        )
+        self._request_tick()
+        return handle
+
+    def export(self, path: str | os.PathLike[str]) -> list:
+        """Save what every panel shows (trends included) to `path`, the format by suffix.
+
+        ``.csv``, ``.npy``, ``.npz`` or NeXus ``.h5``/``.hdf5``/``.nxs``: the
+        values as stored (full resolution, not the decimated marks) for the
+        range each panel shows, with their axes (values, labels, units). A
+        ``.csv`` or ``.npy`` that cannot hold several panels becomes one file
+        per panel (``<stem>_1.csv``, ...). The file followed is never written.
+        Returns the paths written.
+        """
+        from swmr_widgets.export import export_panels
+
+        panels = [*self._panels, *self._trends.panels]
+        return export_panels(panels, path)
+
+    def _layout_panels(self) -> None:
+        trends = self._trends.widgets if hasattr(self, "_trends") else []
+        self._panel_box.children = [p.widget for p in self._panels] + trends
 
     def save_png(self, prefix: str = "swmr_view") -> None:
         """Ask the browser to save each figure as ``<prefix>_<n>.png``."""
@@ -235,7 +331,7 @@ class SwmrView(widgets.VBox):
         self._ticking = True
         self._errors = []
         try:
-            poll = self.live.poll()
+            poll = self._poll_source()
             if poll.structure_changed or poll.nodes_changed or self._tree_dirty:
                 self._sync_tree()
             if self._panels_dirty:
@@ -249,12 +345,27 @@ class SwmrView(widgets.VBox):
             self._ticking = False
             self._show_status()
 
+    def _poll_source(self) -> Poll:
+        """Poll the file (or the folder, switching to the file it shows now)."""
+        if self.folder is None:
+            return self.live.poll()
+        poll = self.folder.poll()
+        if self.folder.live is not self.live:  # a new scan (or a picked file)
+            self._clear_panels()
+            self.live = self.folder.live
+            self._tree.set_nodes([])
+            self._tree_dirty = self._panels_dirty = True
+        if self._picker is not None:
+            self._picker.sync()
+        return poll
+
     def _sync_tree(self) -> None:
         """Show the file's datasets, and keep the selection where its paths exist."""
         self._tree_dirty = False
         if not self.live.attached:
             return
         self._tree.set_nodes(self.live.nodes)
+        self._trends.reattach()  # trends of a folder's previous file, where their source exists
         kept = tuple(p for p in self.selected if p in self.live.paths)
         self.selected = kept or self.live.default_selection()
         self._tree.selected = self.selected
@@ -272,7 +383,7 @@ class SwmrView(widgets.VBox):
             except Exception as exc:
                 self._errors.append(f"cannot show {path}: {explain_hdf5_error(exc)}")
         self._panels = make_panels(feeds, self._request_tick)
-        self._panel_box.children = [p.widget for p in self._panels]
+        self._layout_panels()
 
     def _clear_panels(self) -> None:
         for panel in self._panels:
@@ -280,7 +391,7 @@ class SwmrView(widgets.VBox):
                 self.live.unfollow(feed)
             panel.close()
         self._panels = []
-        self._panel_box.children = []
+        self._layout_panels()
 
     def _render(self, poll: Poll) -> None:
         for panel in self._panels:
@@ -288,13 +399,19 @@ class SwmrView(widgets.VBox):
                 panel.render(poll.updates)
             except Exception as exc:  # retried at the next tick
                 self._errors.append(f"{', '.join(panel.paths)}: {explain_hdf5_error(exc)}")
+        try:
+            self._trends.render(poll.updates)
+        except Exception as exc:  # retried at the next tick
+            self._errors.append(f"trends: {explain_hdf5_error(exc)}")
         self._tree.update_shapes(poll.shapes)
 
     # ------------------------------------------------------------------ status
 
     def _show_status(self) -> None:
+        where = self.folder.describe() if self.folder is not None else ""
+        note = " · ".join(n for n in (where, self._note, *self._trends.notes) if n)
         text = self._status.show(
-            self.live.health, running=self.running, errors=self._errors, note=self._note
+            self.live.health, running=self.running, errors=self._errors, note=note
         )
         self.set_trait("status", text)
 
@@ -304,3 +421,14 @@ class SwmrView(widgets.VBox):
         else:
             self._note = "not refreshing: no running asyncio loop (call start())"
             self._show_status()
+
+
+def _is_folder(source: Any, follow: str | None) -> bool:
+    """Whether `source` is a folder to follow (raising for `follow` on anything else)."""
+    if follow is None:
+        return False  # a folder then raises IsADirectoryError, as any non-file does
+    if not (isinstance(source, str | os.PathLike) and os.path.isdir(source)):
+        raise NotADirectoryError(
+            f"follow={follow!r} needs a folder of scan files; {source!r} is not one"
+        )
+    return True

@@ -39,8 +39,9 @@ def test_bad_arguments(argv: list[str]) -> None:
     assert exc.value.code == 2
 
 
-def test_view_of_directory_is_refused(tmp_path: Path) -> None:
-    assert cli.main(["view", str(tmp_path), "--no-browser"]) == 2
+def test_view_of_a_missing_file_waits_for_it(tmp_path: Path) -> None:
+    path, wait, title = cli.view_target(str(tmp_path / "later.h5"))
+    assert wait is True and title == "later.h5" and not path.exists()
 
 
 @pytest.mark.parametrize(

@@ -149,6 +149,10 @@ def test_quickstart(kernel_spec_manager: KernelSpecManager, tmp_path: Path) -> N
     # The selection made from code is reported back, with figures for it.
     m = re.search(r"figures shown: (\d+)", text)
     assert m and int(m.group(1)) >= 1, text
+    # The tools cell: an ROI trend, a derived trend and an export
+    m = re.search(r"ROI sums so far: (\d+) · peak positions so far: (\d+)", text)
+    assert m and int(m.group(1)) >= 1 and int(m.group(2)) >= 1, text
+    assert "exported: shown.h5" in text
     # The writer it started is stopped by the last cells.
     pids = _writer_pids(text)
     assert pids, text

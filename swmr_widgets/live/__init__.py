@@ -18,8 +18,10 @@ from swmr_widgets.live.feeds import (
     TraceFeed,
     ValueFeed,
 )
+from swmr_widgets.live.folder import FolderPoll, LiveFolder
 from swmr_widgets.live.health import Health, State
 from swmr_widgets.live.source import Change
+from swmr_widgets.live.trends import Roi, RoiFeed, TrendFeed, TrendRows
 from swmr_widgets.live.updates import Details, Latest, Rows, ScanMap, Slice, Update, Value
 
 __all__ = [
@@ -28,12 +30,16 @@ __all__ = [
     "Details",
     "DetailsFeed",
     "Feed",
+    "FolderPoll",
     "FrameFeed",
     "Health",
     "Latest",
     "LiveFile",
+    "LiveFolder",
     "MapFeed",
     "Poll",
+    "Roi",
+    "RoiFeed",
     "Rows",
     "ScanMap",
     "SeriesFeed",
@@ -41,6 +47,8 @@ __all__ = [
     "SliceFeed",
     "State",
     "TraceFeed",
+    "TrendFeed",
+    "TrendRows",
     "Update",
     "Value",
     "ValueFeed",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from swmr_widgets.live.health import Health, RateMeter, State
 from swmr_widgets.live.problems import Problems, read_error
 from swmr_widgets.live.reopened import ReopenedDataset, park, usable
 from swmr_widgets.live.source import Change, FileSource
+from swmr_widgets.live.trends import Roi, RoiFeed, TrendFeed, check_source
 from swmr_widgets.live.updates import Update
 from swmr_widgets.metadata import DatasetMeta, broken_meta, describe_dataset
 from swmr_widgets.nodes import tree_nodes
@@ -300,6 +302,43 @@ class LiveFile:
         self._feeds[feed] = None
         return feed
 
+    def add_trend(self, name: str, fn: Callable[[Any], Any], source: str) -> TrendFeed:
+        """Trend the number `fn` returns for every new point (value, trace, frame) of `source`.
+
+        The feed returned is the handle: its :class:`~swmr_widgets.live.trends.TrendRows`
+        come out of :meth:`poll`, ``.trend()`` gives what it kept, ``.remove()``
+        stops it. A point where `fn` raises is NaN, and the error is in
+        ``health.errors``. Raises :class:`KeyError` for an unknown `source`,
+        :class:`TypeError` if it is not a series of acquisition points.
+        """
+        return self._add_derived(source, lambda *a: TrendFeed(name, fn, *a, self.unfollow))
+
+    def add_roi(
+        self,
+        source: str,
+        x: tuple[float, float] | None = None,
+        y: tuple[float, float] | None = None,
+        reduce: str = "sum",
+        name: str | None = None,
+    ) -> RoiFeed:
+        """Trend the sum (or mean) of a rectangle of every new frame of `source`.
+
+        `x`, `y`: inclusive bounds in the image's axis units if it has axes, else
+        pixel indices (see :mod:`~swmr_widgets.live.trends`). The handle also has
+        ``.move(x=, y=)``; otherwise as :meth:`add_trend`.
+        """
+        roi = Roi(x, y, reduce)  # type: ignore[arg-type]
+        label = name or f"ROI {sum(isinstance(f, RoiFeed) for f in self._feeds) + 1} {reduce}"
+        return self._add_derived(source, lambda *a: RoiFeed(label, roi, *a, self.unfollow), True)
+
+    def _add_derived(self, source: str, make: Callable[..., Any], roi: bool = False) -> Any:
+        if source not in self._path_set:
+            raise KeyError(f"{source!r} is not a dataset of {self._source.path.name}")
+        check_source(self.meta(source), roi)
+        feed = make(source, self.meta(source), self._dataset(source), self._dataset)
+        self._feeds[feed] = None
+        return feed
+
     def unfollow(self, feed: Feed) -> None:
         """Stop following `feed` (unknown feeds are ignored)."""
         self._feeds.pop(feed, None)
@@ -422,7 +461,9 @@ class LiveFile:
                         }
                     )
                 update = feed.poll()
-                feed.error = ""
+                feed.error = getattr(feed, "message", "")  # a derived trend's own failure
+                if feed.error:
+                    errors.append(feed.error)
                 # the followed datasets were refreshed: their shapes are current for free
                 shapes[feed.path] = tuple(feed.dataset.shape or ())
             except Exception as exc:  # one bad dataset must not stop the others
@@ -514,7 +555,14 @@ class LiveFile:
             feed.error = f"cannot open it in the new file: {damage_reason(exc)}"
             self._feeds.pop(feed, None)
             return
-        if feed_class(meta, ds.ndim) is not type(feed):
+        if isinstance(feed, TrendFeed):
+            try:
+                check_source(meta, isinstance(feed, RoiFeed))
+            except TypeError as exc:
+                feed.error = str(exc)
+                self._feeds.pop(feed, None)
+                return
+        elif feed_class(meta, ds.ndim) is not type(feed):
             feed.error = "changed kind in the new file; follow it again"
             self._feeds.pop(feed, None)
             return
