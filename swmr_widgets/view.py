@@ -36,9 +36,11 @@ class SwmrView(widgets.VBox):
 
     Parameters
     ----------
-    source : str, os.PathLike, h5py.File or h5py.Group
+    source : str, os.PathLike, h5py.File, h5py.Group or a Tiled node
         The file to watch. A path is opened (and closed by :meth:`close`) by
-        the view; an open file or group stays the caller's.
+        the view; an open file or group stays the caller's. A Tiled container
+        written by ``swmr-widgets publish``, or its ``http(s)://`` URL, is
+        followed on the server (see :mod:`swmr_widgets.remote`).
     interval : float, default 0.5
         Seconds between two refreshes.
     selected : iterable of str, optional
@@ -60,11 +62,13 @@ class SwmrView(widgets.VBox):
     stall_after : float, optional
         Seconds without any change after which the status says the writer
         looks stalled; by default ``max(10 * interval, 5)``.
+    api_key : str, optional
+        The Tiled server's API key, for a URL `source`.
 
     Attributes
     ----------
     live : LiveFile
-        The engine that follows the file.
+        The engine that follows the file (a ``TiledLive`` for a Tiled source).
     """
 
     selected = traitlets.Tuple(help="Absolute paths of the datasets shown.")
@@ -83,6 +87,7 @@ class SwmrView(widgets.VBox):
         swmr: SwmrMode = "auto",
         tree_interval: float = 2.0,
         stall_after: float | None = None,
+        api_key: str | None = None,
     ) -> None:
         self._tree = DatasetTree(layout=widgets.Layout(width="32%", min_width="220px"))
         self._panels: list[Panel] = []
@@ -94,13 +99,17 @@ class SwmrView(widgets.VBox):
         self._errors: list[str] = []
         self._note = ""
         self.ticks = 0  # ticks run, for tests and diagnostics
-        self.live = LiveFile(
-            source,
-            wait=wait,
-            swmr=swmr,
-            stall_after=stall_after or max(10 * interval, 5.0),
-            tree_interval=tree_interval,
-        )
+        stall = stall_after or max(10 * interval, 5.0)
+        if _is_tiled(source):
+            from swmr_widgets.remote.engine import TiledLive
+
+            self.live = TiledLive(
+                source, api_key=api_key, stall_after=stall, tree_interval=tree_interval
+            )
+        else:
+            self.live = LiveFile(
+                source, wait=wait, swmr=swmr, stall_after=stall, tree_interval=tree_interval
+            )
         self._toolbar = build_toolbar(self)
         super().__init__(
             children=[
@@ -299,3 +308,10 @@ class SwmrView(widgets.VBox):
         else:
             self._note = "not refreshing: no running asyncio loop (call start())"
             self._show_status()
+
+
+def _is_tiled(source: Any) -> bool:
+    """Whether `source` is a Tiled node or an ``http(s)://`` URL (not a local file)."""
+    if isinstance(source, str):
+        return source.startswith(("http://", "https://"))
+    return type(source).__module__.startswith("tiled.")

@@ -134,10 +134,14 @@ class LiveFile:
         self._reopened = ""  # the note to show once a replaced file is open again
         self._errors: tuple[str, ...] = ()
         self._on_detach()
-        self._source = FileSource(source, wait=wait, swmr=swmr)
+        self._source = self._open_source(source, wait=wait, swmr=swmr)
         if self._source.attached:
             self._on_attach()
         self._health = self._make_health(time.monotonic())
+
+    def _open_source(self, source: Any, *, wait: bool | None, swmr: SwmrMode) -> FileSource:
+        """The source followed (a local file here; the Tiled engine gives its own)."""
+        return FileSource(source, wait=wait, swmr=swmr)
 
     # ------------------------------------------------------------------ what is there
 
@@ -332,7 +336,7 @@ class LiveFile:
         self, updates: dict[Feed, Update], shapes: dict[str, tuple[int, ...]], errors: list[str]
     ) -> None:
         followed = {id(ds): ds for feed in self._feeds for ds in feed.datasets}
-        refresh_cached({ds.name or str(k): ds for k, ds in followed.items()})
+        self._refresh_handles({ds.name or str(k): ds for k, ds in followed.items()})
         for feed in self._feeds:
             try:
                 update = feed.poll()
@@ -345,6 +349,10 @@ class LiveFile:
                 updates[feed] = update
             # the followed datasets were refreshed: their shapes are current for free
             shapes[feed.path] = tuple(feed.dataset.shape or ())
+
+    def _refresh_handles(self, handles: dict[str, h5py.Dataset]) -> None:
+        """Bring the followed datasets up to date before their feeds read them."""
+        refresh_cached(handles)
 
     def _refresh_tree(self, now: float, shapes: dict[str, tuple[int, ...]]) -> None:
         """Refresh the shapes of growing datasets, for at most TREE_BUDGET per poll."""
@@ -397,6 +405,17 @@ class LiveFile:
             self._feeds.pop(feed, None)
             return
         feed.bind(meta, ds, self._dataset)
+
+    def dataset(self, path: str) -> h5py.Dataset:
+        """The shared handle of the dataset at `path` (for front ends that copy data, e.g.
+        the Tiled publisher); refresh it before reading.
+
+        Raises
+        ------
+        KeyError
+            If the file is not open, or has no dataset at `path`.
+        """
+        return self._dataset(path)
 
     def _dataset(self, path: str) -> h5py.Dataset:
         shared = self._source.shared
