@@ -337,3 +337,58 @@ def test_a_tiled_restart_loses_nothing(tmp_path):
     finally:
         w.stop()
         srv.stop()
+
+
+# --------------------------------------------------------------------------- SwmrView over Tiled
+
+
+def _drawn(view) -> list:
+    """What every mark of every figure shows, as comparable bytes."""
+    out = []
+    for fig in view.figures:
+        for mark in fig.marks:
+            for trait in ("x", "y", "image", "color"):
+                value = getattr(mark, trait, None)
+                if value is not None and not hasattr(value, "trait_names"):
+                    out.append((trait, np.asarray(value, dtype=float).tobytes()))
+    return out
+
+
+def _figure_labels(view) -> list[tuple[str, ...]]:
+    return [tuple(ax.label for ax in fig.axes) for fig in view.figures]
+
+
+def test_swmr_view_over_tiled_matches_the_local_view(tmp_path, root, publish, server, views):
+    name = stem("view")
+    path = tmp_path / f"{name}.h5"
+    w = scan.ScanWriter(path)
+    try:
+        w.fill(4)
+        publish(path)
+        wait_for(lambda: remote(root, name, scan.LOGGER) is not None, DEADLINE, "the scan")
+        shown = (scan.SCAN1D, scan.SCAN2D, scan.LOGGER)
+        local = views(path, selected=shown)
+        url = f"{server.uri}/api/v1/metadata/{name}"
+        far = views(url, api_key=server.api_key, selected=shown)
+        assert type(far.live).__name__ == "TiledLive"
+        assert set(far.paths) <= set(local.paths) and scan.SCAN2D in far.paths
+        w.fill(6)
+
+        def done(view) -> bool:
+            view.refresh()
+            return view.live.health.progress == (10, 20)
+
+        wait_for(lambda: done(local), DEADLINE, "10 points in the local view")
+        wait_for(lambda: done(far), DEADLINE, "10 points in the remote view")
+
+        def same_drawing() -> bool:
+            local.refresh()
+            far.refresh()
+            return _drawn(far) == _drawn(local)
+
+        wait_for(same_drawing, DEADLINE, "the remote view to draw what the local one draws")
+        assert _figure_labels(far) == _figure_labels(local)
+        assert any("(mm)" in label for labels in _figure_labels(far) for label in labels)
+        assert "10/20" in far.status
+    finally:
+        w.stop()

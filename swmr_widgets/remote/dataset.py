@@ -152,7 +152,7 @@ class RemoteArray:
                 self._shape = shape
 
     def __getitem__(self, key: Any) -> Any:
-        if key == () or key is Ellipsis:
+        if (isinstance(key, tuple) and key == ()) or key is Ellipsis:
             if not self._shape:
                 return self._read_http(())
             return self._rows(0, self._shape[0])
