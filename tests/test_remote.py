@@ -13,6 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import scan_writer as scan
@@ -257,6 +258,15 @@ def test_live_and_late_viewers_get_every_row_exactly(tmp_path, root, publish, se
             assert sorted(got) == list(range(44))
             np.testing.assert_array_equal([got[i] for i in range(44)], sw.value(np.arange(44)))
         assert early.health.swmr and early.health.state.value in ("live", "stalled")
+        # a growing dataset still empty when published shows up with its first rows
+        noise = early.follow(sw.NOISE)
+        assert early.arrays[sw.NOISE].shape == (0,)
+        w.send("noise 5 3")
+        noisy: dict[int, float] = {}
+        _collect(early, noise, noisy, DEADLINE, 5)
+        with h5py.File(tmp_path / f"{name}.h5", "r", swmr=True) as f:
+            written = f[sw.NOISE][:]
+        np.testing.assert_array_equal([noisy[i] for i in range(5)], written.reshape(-1))
         early.close()
         late.close()
     finally:
@@ -388,7 +398,7 @@ def test_swmr_view_over_tiled_matches_the_local_view(tmp_path, root, publish, se
 
         wait_for(same_drawing, DEADLINE, "the remote view to draw what the local one draws")
         assert _figure_labels(far) == _figure_labels(local)
-        assert any("(mm)" in label for labels in _figure_labels(far) for label in labels)
+        assert any("ch 2D (V)" in labels for labels in _figure_labels(far))
         assert "10/20" in far.status
     finally:
         w.stop()

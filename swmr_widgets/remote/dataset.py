@@ -19,6 +19,7 @@ import collections
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import h5py
@@ -79,6 +80,9 @@ class RemoteArray:
         client: Any,
         *,
         growing: bool,
+        find: Callable[[], Any] | None = None,
+        dtype: str = "float64",
+        shape: tuple[int, ...] = (0,),
         poll_every: float = 1.0,
         subscribe: bool = True,
         fillvalue: Any = None,
@@ -86,13 +90,14 @@ class RemoteArray:
     ) -> None:
         self.name = name
         self.client = client
-        self.dtype = np.dtype(client.dtype)
+        self._find = find
+        self.dtype = np.dtype(client.dtype if client is not None else dtype)
         self.growing = growing
         self.poll_every = poll_every
         self.attrs = dict(attrs or {})
         self.fillvalue = fillvalue if fillvalue is not None else np.zeros((), self.dtype)[()]
         self.id = _Id(fillvalue is not None)
-        self._shape = tuple(int(n) for n in client.shape)
+        self._shape = tuple(int(n) for n in (client.shape if client is not None else shape))
         self._blocks: collections.deque[tuple[int, np.ndarray]] = collections.deque()
         self._bytes = 0
         self._events: collections.deque[tuple[tuple[int, ...] | None, np.ndarray]] = (
@@ -105,7 +110,8 @@ class RemoteArray:
         self.http_reads = 0
         self.subscription: Any = None
         self.streaming = False
-        if subscribe:
+        self._wants_stream = subscribe
+        if subscribe and client is not None:
             self._subscribe()
 
     # ------------------------------------------------------------------ h5py-like
@@ -137,6 +143,15 @@ class RemoteArray:
             offset, data = self._events.popleft()
             self._apply(offset, data)
         now = time.monotonic()
+        if self.client is None:  # not on the server yet (no rows written yet)
+            if now - self._checked >= self.poll_every and self._find is not None:
+                self._checked = now
+                with contextlib.suppress(Exception):
+                    self.client = self._find()
+                    if self._wants_stream:
+                        self._subscribe()
+            if self.client is None:
+                return
         quiet = now - max(self._heard, self._checked)
         if not self.streaming or quiet >= self.poll_every:
             self._checked = now
@@ -182,6 +197,11 @@ class RemoteArray:
     # ------------------------------------------------------------------ the cache
 
     def _rows(self, start: int, stop: int) -> np.ndarray:
+        if self.client is None:
+            return np.empty((0, *self._shape[1:]), dtype=self.dtype)[: max(stop - start, 0)]
+        return self._read_rows(start, stop)
+
+    def _read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)``: the newest cached block wins, HTTP fills the gaps."""
         n = max(stop - start, 0)
         out = np.empty((n, *self._shape[1:]), dtype=self.dtype)

@@ -172,10 +172,28 @@ class TiledSource:
             return Change.REOPENED
         return Change.GREW if self.section.get("state") != before.get("state") else None
 
-    def make_array(self, path: str) -> RemoteArray:
+    def find(self, path: str) -> Any:
+        """The client of the array mirroring `path` (KeyError until the publisher made it)."""
         node = self.node
         for part in key_parts(path):
             node = node[part]
+        return node
+
+    def make_array(self, path: str) -> RemoteArray:
+        try:
+            node = self.find(path)
+        except KeyError:  # published without rows yet: found later
+            meta = self.section.get("metas", {}).get(path, {})
+            return RemoteArray(
+                path,
+                None,
+                growing=bool(meta.get("growing")),
+                find=lambda: self.find(path),
+                dtype=str(meta.get("dtype") or "float64"),
+                shape=tuple(meta.get("shape") or (0,)),
+                poll_every=self.poll_every,
+                subscribe=self.subscribe,
+            )
         section = (node.metadata or {}).get(KEY, {})
         meta = section.get("meta", {})
         return RemoteArray(

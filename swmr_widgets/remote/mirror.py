@@ -1,10 +1,11 @@
 """Mirror one HDF5 dataset into one Tiled array, sending only what changed.
 
-A growing dataset (``maxshape[0] is None``) is created at first sight and
-extended with batched ``patch(..., extend=True)``. Any other array keeps its
-full shape and has the rows of its first dimension where points filled
-re-sent (PyMoDAQ scan arrays pre-filled with NaN); its progress goes into the
-array's metadata. A scalar is written whole when it changes.
+A growing dataset (``maxshape[0] is None``) is created with its first rows
+(Tiled 0.2.20 cannot extend an array created empty) and extended with batched
+``patch(..., extend=True)``. Any other array keeps its full shape and has the
+rows of its first dimension where points filled re-sent (PyMoDAQ scan arrays
+pre-filled with NaN); its progress goes into the array's metadata. A scalar is
+written whole when it changes.
 
 Every read from the file is bounded by :data:`BATCH_BYTES`, so memory stays
 bounded however far behind the server is.
@@ -136,6 +137,8 @@ class ArrayMirror:
         ds = self.dataset
         shape = tuple(ds.shape)
         if self.client is None:
+            if not self.scalar and 0 in shape:
+                return 0  # Tiled 0.2.20 cannot extend an array made empty: wait for rows
             self.create(parent)
             return self.sent
         if self.scalar:

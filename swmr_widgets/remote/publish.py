@@ -394,6 +394,10 @@ def run(args: Any) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, handler)
+    # the publisher reconnects by itself: the client's own retries (45 s) would only
+    # delay a clean stop and the resending
+    os.environ.setdefault("TILED_RETRY_ATTEMPTS", "3")
+    os.environ.setdefault("TILED_RETRY_TIMEOUT", "10")
     api_key = args.api_key or os.environ.get("TILED_API_KEY")
     publisher = Publisher(args.paths, args.tiled, api_key=api_key, interval=args.interval)
     print(f"publishing {len(publisher.files)} file(s) to {args.tiled}", file=sys.stderr, flush=True)
