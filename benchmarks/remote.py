@@ -69,6 +69,7 @@ def run(ctx: Context) -> list[Row]:
     steps = 40 if ctx.quick else 150
     counts = (1, 4) if ctx.quick else (1, 4, 16)
     rows: list[Row] = []
+    started: list[subprocess.Popen] = []  # stopped at the end, whatever happens
     log = open(ctx.workdir / "tiled.log", "w")  # noqa: SIM115
     server = TiledServer(log=log).start()
     try:
@@ -77,6 +78,7 @@ def run(ctx: Context) -> list[Row]:
         root = from_uri(server.uri, api_key=server.api_key)
         # the writer alone
         w, _ = _write(ctx.workdir / "alone.h5", steps)
+        started.append(w)
         w.stdin.write("go\n")
         w.stdin.flush()
         alone = _finish_writer(w)
@@ -87,25 +89,28 @@ def run(ctx: Context) -> list[Row]:
             name = f"remote_{n}"
             path = ctx.workdir / f"{name}.h5"
             w, _ = _write(path, steps)
+            started.append(w)
             pub_cmd = [sys.executable, "-m", "swmr_widgets.cli", "publish", str(path)]
             pub_cmd += ["--tiled", server.uri, "--api-key", server.api_key]
             from swmr_widgets.processes import spawn
 
             pub = spawn(pub_cmd, stdout=log, stderr=subprocess.STDOUT)
+            started.append(pub)
             deadline = time.monotonic() + 120
-            while True:  # the file's container (its array comes with the first row)
+            while True:  # the array, made with the writer's warm-up row
                 try:
-                    root[name]
+                    root[name]["stamp"]
                     break
                 except KeyError:
                     if time.monotonic() > deadline:
-                        raise TimeoutError("the publisher did not publish the file") from None
+                        raise TimeoutError("the publisher did not create the array") from None
                     time.sleep(0.2)
             url = f"{server.uri}/api/v1/metadata/{name}"
             viewers = [
                 _agent("viewer", url, server.api_key, str(steps), str(steps / RATE + 120))
                 for _ in range(n)
             ]
+            started += viewers
             for v in viewers:
                 _expect(v, "ready")
             ctx.log(f"{n} viewer(s) ready")
@@ -170,6 +175,9 @@ def run(ctx: Context) -> list[Row]:
             )
         )
     finally:
+        for proc in started:
+            if proc.poll() is None:
+                stop(proc, 20)
         server.stop()
         log.close()
     return rows
