@@ -20,6 +20,8 @@ import sys
 import time
 
 DATASET = "/stamp"
+#: Seconds between two polls of a viewer (adds at most this to each latency).
+POLL = 0.02
 
 
 def writer(path: str, steps: int, rate: float) -> None:
@@ -70,7 +72,7 @@ def viewer(url: str, api_key: str, last: int, timeout: float) -> None:
         if not ready and seen >= 0:  # the warm-up row arrived: measure from now on
             ready = True
             print("ready", flush=True)
-        time.sleep(0.005)
+        time.sleep(POLL)
     live.close()
     print(json.dumps({"latency_s": latencies, "seen": seen}), flush=True)
 
