@@ -7,7 +7,7 @@ It follows one file container written by the publisher
 with the same feeds and the same typed updates, so ``SwmrView``, its panels and
 any plain-Python loop use it unchanged::
 
-    from swmr_widgets.remote import TiledLive   # or SwmrView("http://...")
+    from swmr_widgets.remote.engine import TiledLive   # or SwmrView("http://...")
 
     live = TiledLive("http://tiled:8000/api/v1/metadata/scan_0001", api_key="...")
     feed = live.follow("/RawData/CH000/Data0D/Data00/data")
