@@ -18,3 +18,5 @@ FAMILIES = (
     "decimation",
     "refresh",
 )
+#: Families run only when named with ``--only`` (slow: they start servers and many processes).
+OPT_IN = ("remote",)

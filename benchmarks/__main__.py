@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import FAMILIES
+from benchmarks import FAMILIES, OPT_IN
 from benchmarks.common import CommRecorder, Context, Row, settle, workspace
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help=f"run only these families (repeat or comma-separate): {', '.join(FAMILIES)}",
+        help="run only these families (repeat or comma-separate): "
+        f"{', '.join(FAMILIES)}; opt-in: {', '.join(OPT_IN)}",
     )
     parser.add_argument(
         "--output",
@@ -70,10 +71,11 @@ def select(only: Sequence[str]) -> list[str]:
     wanted = [n.strip() for item in only for n in item.split(",") if n.strip()]
     aliases = {"bytes": "frontend_bytes"}
     wanted = [aliases.get(n, n) for n in wanted]
-    unknown = sorted(set(wanted) - set(FAMILIES))
+    unknown = sorted(set(wanted) - set(FAMILIES) - set(OPT_IN))
     if unknown:
-        raise SystemExit(f"unknown benchmark(s) {unknown}; choose among {', '.join(FAMILIES)}")
-    return [f for f in FAMILIES if not wanted or f in wanted]
+        known = ", ".join((*FAMILIES, *OPT_IN))
+        raise SystemExit(f"unknown benchmark(s) {unknown}; choose among {known}")
+    return [f for f in (*FAMILIES, *OPT_IN) if f in wanted or (not wanted and f in FAMILIES)]
 
 
 def machine() -> dict[str, Any]:

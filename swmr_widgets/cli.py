@@ -267,6 +267,16 @@ def build_parser() -> argparse.ArgumentParser:
             description="Follow FILE and print each new row of its 0-D datasets (like h5watch).",
         )
     )
+    from swmr_widgets.remote import publish
+
+    publish.add_arguments(
+        sub.add_parser(
+            "publish",
+            help="mirror live HDF5 files into a Tiled server",
+            description="Follow PATH (files, or directories of scan files) and mirror them "
+            "into the Tiled server at URL, for viewers on other machines.",
+        )
+    )
     return parser
 
 
@@ -293,6 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from swmr_widgets import tail
 
         return tail.run(args)
+    if args.command == "publish":
+        from swmr_widgets.remote import publish
+
+        return publish.run(args)
     return _run(args)
 
 

@@ -37,9 +37,11 @@ class SwmrView(widgets.VBox):
 
     Parameters
     ----------
-    source : str, os.PathLike, h5py.File or h5py.Group
+    source : str, os.PathLike, h5py.File, h5py.Group or a Tiled node
         The file to watch. A path is opened (and closed by :meth:`close`) by
-        the view; an open file or group stays the caller's.
+        the view; an open file or group stays the caller's. A Tiled container
+        written by ``swmr-widgets publish``, or its ``http(s)://`` URL, is
+        followed on the server (see :mod:`swmr_widgets.remote`).
     interval : float, default 0.5
         Seconds between two refreshes.
     selected : iterable of str, optional
@@ -72,11 +74,14 @@ class SwmrView(widgets.VBox):
         selection where its paths exist; a dropdown lists the folder's files,
         newest first, and picking one shows it (until "newest" is picked
         again). ``None`` (the default) takes `source` as a file.
+    api_key : str, optional
+        The Tiled server's API key, for a URL `source`.
 
     Attributes
     ----------
     live : LiveFile
-        The engine that follows the file (the file shown, for a folder).
+        The engine that follows the file (the file shown, for a folder; a
+        ``TiledLive`` for a Tiled source).
     folder : LiveFolder or None
         The folder followed, when `source` is a folder.
     """
@@ -98,6 +103,7 @@ class SwmrView(widgets.VBox):
         tree_interval: float = 2.0,
         stall_after: float | None = None,
         follow: str | None = None,
+        api_key: str | None = None,
     ) -> None:
         self._tree = DatasetTree(layout=widgets.Layout(width="32%", min_width="220px"))
         self._panels: list[Panel] = []
@@ -117,7 +123,12 @@ class SwmrView(widgets.VBox):
         }
         self.folder: LiveFolder | None = None
         self._picker = None
-        if _is_folder(source, follow):
+        if _is_tiled(source):
+            from swmr_widgets.remote.engine import TiledLive
+
+            options.pop("swmr")
+            self.live = TiledLive(source, api_key=api_key, **options)
+        elif _is_folder(source, follow):
             self.folder = LiveFolder(source, follow=follow, carry=False, **options)
             self.live = self.folder.live
         else:
@@ -432,3 +443,10 @@ def _is_folder(source: Any, follow: str | None) -> bool:
             f"follow={follow!r} needs a folder of scan files; {source!r} is not one"
         )
     return True
+
+
+def _is_tiled(source: Any) -> bool:
+    """Whether `source` is a Tiled node or an ``http(s)://`` URL (not a local file)."""
+    if isinstance(source, str):
+        return source.startswith(("http://", "https://"))
+    return type(source).__module__.startswith("tiled.")

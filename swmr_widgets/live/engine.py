@@ -154,11 +154,15 @@ class LiveFile:
         self._errors: tuple[str, ...] = ()
         self._switch = False  # linked data is held by a SWMR writer: reopen in SWMR mode
         self._on_detach()
-        self._source = FileSource(source, wait=wait, swmr=swmr)
+        self._source = self._open_source(source, wait=wait, swmr=swmr)
         if self._source.attached:
             self._on_attach()
             self._switch_to_swmr([])
         self._health = self._make_health(time.monotonic())
+
+    def _open_source(self, source: Any, *, wait: bool | None, swmr: SwmrMode) -> FileSource:
+        """The source followed (a local file here; the Tiled engine gives its own)."""
+        return FileSource(source, wait=wait, swmr=swmr)
 
     # ------------------------------------------------------------------ what is there
 
@@ -436,7 +440,7 @@ class LiveFile:
             shared.park()  # nothing that may alias open while the others are refreshed and read
         followed = {id(ds): ds for feed in self._feeds for ds in feed.datasets}
         try:
-            refresh_cached(
+            self._refresh_handles(
                 {
                     ds.name or str(k): ds
                     for k, ds in followed.items()
@@ -453,7 +457,7 @@ class LiveFile:
         for feed in ordered:
             try:
                 if not batch:
-                    refresh_cached(
+                    self._refresh_handles(
                         {
                             f"{feed.path} ({k})": d
                             for k, d in enumerate(feed.datasets)
@@ -475,6 +479,10 @@ class LiveFile:
                 park(feed.datasets)
             if update is not None:
                 updates[feed] = update
+
+    def _refresh_handles(self, handles: dict[str, h5py.Dataset]) -> None:
+        """Bring the followed datasets up to date before their feeds read them."""
+        refresh_cached(handles)
 
     def _refresh_tree(self, now: float, shapes: dict[str, tuple[int, ...]]) -> None:
         """Refresh the shapes of growing datasets, for at most TREE_BUDGET per poll."""
@@ -568,6 +576,17 @@ class LiveFile:
             return
         feed.bind(meta, ds, self._dataset)
         park(feed.datasets)
+
+    def dataset(self, path: str) -> h5py.Dataset:
+        """The shared handle of the dataset at `path` (for front ends that copy data, e.g.
+        the Tiled publisher); refresh it before reading.
+
+        Raises
+        ------
+        KeyError
+            If the file is not open, or has no dataset at `path`.
+        """
+        return self._dataset(path)
 
     def _dataset(self, path: str) -> h5py.Dataset:
         shared = self._source.shared
