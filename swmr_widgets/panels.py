@@ -28,7 +28,9 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
+from swmr_widgets.contrast import invalid_pixels
 from swmr_widgets.decimate import (
+    DEFAULT_IMAGE_SHAPE,
     DEFAULT_TRACE_POINTS,
     MinMaxSummary,
     decimate_image,
@@ -115,6 +117,9 @@ class Panel:
         if self._dirty and self._due():
             self._draw()
             self._dirty = False  # only once drawn
+        for plot in self._plots:
+            if isinstance(plot, ImageFigure):
+                plot.poll()  # a frame held for a browser that stopped answering
 
     def _take(self, i: int, update: Update) -> None:
         """Keep what update `i` brings (no widget work)."""
@@ -130,9 +135,37 @@ class Panel:
         for plot in self._plots:
             plot.reset_zoom()
 
+    @property
+    def painted_rate(self) -> float | None:
+        """Frames per second a browser reports painted in this panel's images, if any."""
+        rates = [p.painted_rate for p in self._plots if isinstance(p, ImageFigure)]
+        known = [r for r in rates if r is not None]
+        return max(known) if known else None
+
+    @property
+    def color_range(self) -> tuple[float, float] | None:
+        """Fixed colour range of the panel's first image, ``None`` for automatic.
+
+        Setting it fixes the range of every image of the panel (``None``: back to
+        the robust automatic range); it survives new frames and refreshes.
+        """
+        images = [p for p in self._plots if isinstance(p, ImageFigure)]
+        return images[0].color_range if images else None
+
+    @color_range.setter
+    def color_range(self, value: tuple[float, float] | None) -> None:
+        images = [p for p in self._plots if isinstance(p, ImageFigure)]
+        if not images:
+            raise AttributeError(f"{type(self).__name__} shows no image to give a colour range")
+        for plot in images:
+            plot.color_range = value
+
     def close(self) -> None:
         """Close the panel's widgets."""
         self.widget.close()
+        for plot in self._plots:
+            if isinstance(plot, ImageFigure):
+                plot.close()
         for fig in self.figures:
             fig.close()
 
@@ -246,7 +279,10 @@ class TracePanel(Panel):
             self.waterfall = ImageFigure(x_label, nav_label, meta.value_title, "history")
             self._plots.append(self.waterfall)
             self.figures.append(self.waterfall.figure)
-        self.widget.children = self.figures
+        self.widget.children = [
+            *self.figures,
+            *([self.waterfall.gate.ack] if self.waterfall is not None else []),
+        ]
         self._latest: np.ndarray | None = None
         self._elapsed = _Elapsed(feed.nav_axis)
         self._line_due = False
@@ -288,7 +324,14 @@ class TracePanel(Panel):
 
 
 class ImagePanel(Panel):
-    """An image: the latest frame, a static image, or a 2-D scan map that fills in."""
+    """An image: the latest frame, a static image, or a 2-D scan map that fills in.
+
+    The automatic colour range leaves out detector sentinels and the pixels of
+    the feed's NeXus ``pixel_mask`` (see :mod:`swmr_widgets.contrast`); set
+    :attr:`color_range` to fix it. A frame smaller than the display limit is
+    sent as it is (float32: exact for 16-bit data); a larger one is
+    block-averaged, with its invalid pixels left out of the averages.
+    """
 
     def __init__(self, feed: Feed) -> None:
         super().__init__([feed])
@@ -298,21 +341,57 @@ class ImagePanel(Panel):
         )
         self._plots = [self.plot]
         self.figures = [self.plot.figure]
-        self.widget.children = self.figures
+        self.widget.children = self.plot.widgets
         self._image: np.ndarray | None = None
+        self._index: tuple[int, ...] = ()
 
     def _take(self, i: int, update: Update) -> None:
         assert isinstance(update, Latest | ScanMap)
         self._image = update.values
+        self._index = update.index if isinstance(update, Latest) else ()
 
     def _draw(self) -> None:
         if self._image is None:
             return
         feed, image = self.feeds[0], np.asarray(self._image)
-        small, (fy, fx) = decimate_image(image.reshape(image.shape[-2:]))
+        frame = image.reshape(image.shape[-2:])
+        mask = getattr(feed, "pixel_mask", None)
+        if feed.kind == "map":  # float64 values of an integer detector: find its sentinels
+            mask = _stored_sentinels(frame, feed.dataset.dtype)
+        small, (fy, fx) = decimate_image(_invalid_as_nan(frame, mask))
         y = _coords(feed.y_axis, image.shape[-2], fy)[: small.shape[0]]
         x = _coords(feed.x_axis, image.shape[-1], fx)[: small.shape[1]]
-        self.plot.set_image(small, x, y)
+        tag = ",".join(str(int(i)) for i in self._index)
+        self.plot.set_image(small, x, y, mask=mask, source=frame, tag=tag)
+
+
+def _stored_sentinels(values: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+    """Pixels of `values` (floats, NaN where unfilled) that were sentinels as `dtype`."""
+    if dtype.kind not in "iu":
+        return None
+    filled = np.isfinite(values)
+    mask = np.zeros(values.shape, dtype=bool)
+    mask[filled] = invalid_pixels(values[filled].astype(dtype))
+    return mask
+
+
+def _invalid_as_nan(frame: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """`frame` to block-average: sentinels and masked pixels as NaN (left out).
+
+    A frame that needs no reduction is returned as it is, so that what is sent
+    holds the frame's own values.
+    """
+    fy, fx = (-(-n // m) for n, m in zip(frame.shape, DEFAULT_IMAGE_SHAPE, strict=True))
+    if fy == fx == 1:
+        return frame
+    bad = invalid_pixels(frame, mask)
+    if not bad.any():
+        return frame
+    values = to_float(frame, np.float32)
+    if np.shares_memory(values, frame):
+        values = values.copy()
+    values[bad] = np.nan
+    return values
 
 
 class SlicePanel(Panel):
@@ -344,7 +423,7 @@ class SlicePanel(Panel):
         self._syncing = False
         for slider in self.sliders:
             slider.observe(self._on_slider, names="value")
-        self.widget.children = [*self.sliders, self.plot.figure]
+        self.widget.children = [*self.sliders, *self.plot.widgets]
         self._slice: Slice | None = None
 
     def _on_slider(self, _change: dict) -> None:
@@ -379,6 +458,7 @@ class SlicePanel(Panel):
             small,
             np.arange(0, shape[-1], fx, dtype=np.float64)[: small.shape[1]],
             np.arange(0, shape[-2], fy, dtype=np.float64)[: small.shape[0]],
+            source=values if values.ndim == 2 and values.size else None,
         )
 
 

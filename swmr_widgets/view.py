@@ -288,8 +288,11 @@ class SwmrView(widgets.VBox):
     # ------------------------------------------------------------------ status
 
     def _show_status(self) -> None:
+        rates = [r for r in (p.painted_rate for p in self._panels) if r is not None]
+        painted = f"painted {max(rates):.1f} frames/s" if rates else ""
+        note = " · ".join(n for n in (self._note, painted) if n)
         text = self._status.show(
-            self.live.health, running=self.running, errors=self._errors, note=self._note
+            self.live.health, running=self.running, errors=self._errors, note=note
         )
         self.set_trait("status", text)
 

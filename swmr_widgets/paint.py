@@ -1,0 +1,180 @@
+"""Backpressure from the browser: a frame is sent once the previous one is painted.
+
+A camera writes faster than a browser may draw. Without a limit the frames
+queue up (in the kernel's socket, the Jupyter server, the page) and the
+picture falls further behind every second. Here the browser says when it has
+painted a frame, and the kernel sends nothing new before that: the newest
+frame waits, the ones in between are dropped.
+
+* :class:`PaintAck` is a tiny anywidget. Its JavaScript, in every browser
+  page showing the widgets, watches the mark's ``frame_id`` trait; after the
+  mark has taken the new data it waits for the next animation frame plus one
+  (the frame that shows it) and sends ``{"painted": frame_id}`` back. It also
+  dispatches a ``swmr-painted`` DOM event (detail: ``frame``, ``tag``,
+  ``time`` in ms since the epoch) for benchmarks and tests. A hidden tab runs
+  no animation frames, so it never acknowledges.
+* :class:`PaintGate` sits in the kernel before a mark. :meth:`PaintGate.offer`
+  applies an update at once, unless a frame is still being drawn: then the
+  update is kept (replacing any kept before) and applied when the
+  acknowledgement comes, or at the next :meth:`PaintGate.poll` after
+  :attr:`PaintGate.timeout` seconds (a closed or hidden page must not freeze
+  the view). Until a first acknowledgement arrives the gate does not hold
+  anything back, so a kernel with no browser (tests, a script) sees every
+  update.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+import anywidget
+import traitlets
+from ipywidgets import Widget
+
+__all__ = ["PaintAck", "PaintGate"]
+
+#: Seconds a frame may stay unacknowledged before the next one is sent anyway.
+ACK_TIMEOUT = 1.0
+#: Seconds over which the painted frame rate is counted.
+RATE_WINDOW = 2.0
+
+_ESM = """
+function wait(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+
+async function findMark(model) {
+  const ref = model.get("mark") || "";
+  const id = ref.replace(/^IPY_MODEL_/, "");
+  for (let i = 0; i < 600 && id; i++) {
+    try {
+      const mark = await model.widget_manager.get_model(id);
+      if (mark) return mark;
+    } catch (e) { /* not created yet */ }
+    await wait(100);
+  }
+  return null;
+}
+
+export default {
+  async initialize({ model }) {
+    const mark = await findMark(model);
+    if (!mark) return;
+    const painted = () => {
+      const frame = mark.get("frame_id");
+      const tag = mark.get("frame_tag");
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        const time = performance.timeOrigin + performance.now();
+        model.send({ painted: frame });
+        document.dispatchEvent(new CustomEvent("swmr-painted", { detail: { frame, tag, time } }));
+      }));
+    };
+    mark.on("change:frame_id", painted);
+    return () => mark.off("change:frame_id", painted);
+  },
+  render({ el }) { el.style.display = "none"; },
+};
+"""
+
+
+class PaintAck(anywidget.AnyWidget):
+    """Sends ``{"painted": frame_id}`` from the browser once the mark's frame is on screen.
+
+    The mark must have an integer ``frame_id`` trait (and may have a string
+    ``frame_tag``), set in the same message as its data.
+    """
+
+    _esm = traitlets.Unicode(_ESM).tag(sync=True)
+    mark = traitlets.Unicode("", help="IPY_MODEL_ reference of the watched mark").tag(sync=True)
+
+
+class PaintGate:
+    """Holds back a mark's updates while the browser is still painting the previous one.
+
+    Parameters
+    ----------
+    mark : ipywidgets.Widget
+        The mark; it must have an integer ``frame_id`` and a string ``frame_tag`` trait.
+    timeout : float
+        Seconds after which an unacknowledged frame no longer holds the next back.
+    """
+
+    def __init__(self, mark: Widget, timeout: float = ACK_TIMEOUT) -> None:
+        self.mark = mark
+        self.timeout = timeout
+        self.ack = PaintAck(mark=f"IPY_MODEL_{mark.model_id}")
+        self.ack.on_msg(self._on_msg)
+        self.sent = 0  # frames applied to the mark
+        self.dropped = 0  # updates replaced by a newer one before being sent
+        self.acked = 0  # highest frame_id acknowledged
+        self._sent_at = 0.0
+        self._pending: tuple[Callable[[], None], str] | None = None
+        self._painted: deque[float] = deque()
+
+    @property
+    def engaged(self) -> bool:
+        """Whether a browser has acknowledged a frame (only then is anything held back)."""
+        return self.acked > 0
+
+    @property
+    def busy(self) -> bool:
+        """Whether the last frame sent is still being painted (and not timed out)."""
+        return (
+            self.engaged
+            and self.acked < self.sent
+            and time.monotonic() - self._sent_at < self.timeout
+        )
+
+    @property
+    def pending(self) -> bool:
+        """Whether an update waits for the browser."""
+        return self._pending is not None
+
+    def offer(self, apply: Callable[[], None], tag: str = "") -> bool:
+        """Apply `apply` (which sets the mark's traits) now, or keep it for later.
+
+        Returns whether it was applied now.
+        """
+        if self.busy:
+            if self._pending is not None:
+                self.dropped += 1
+            self._pending = (apply, tag)
+            return False
+        self._send(apply, tag)
+        return True
+
+    def poll(self) -> None:
+        """Send a kept update whose predecessor's acknowledgement timed out."""
+        if self._pending is not None and not self.busy:
+            apply, tag = self._pending
+            self._pending = None
+            self._send(apply, tag)
+
+    def painted_rate(self) -> float | None:
+        """Distinct frames painted per second over the last seconds; None before any."""
+        if not self.engaged:
+            return None
+        now = time.monotonic()
+        while self._painted and now - self._painted[0] > RATE_WINDOW:
+            self._painted.popleft()
+        return len(self._painted) / RATE_WINDOW
+
+    def close(self) -> None:
+        """Close the acknowledging widget."""
+        self.ack.close()
+
+    def _send(self, apply: Callable[[], None], tag: str) -> None:
+        self.sent += 1
+        with self.mark.hold_sync():
+            apply()
+            self.mark.frame_tag = tag
+            self.mark.frame_id = self.sent
+        self._sent_at = time.monotonic()
+
+    def _on_msg(self, _widget: Widget, content: dict, _buffers: list) -> None:
+        frame = content.get("painted") if isinstance(content, dict) else None
+        if not isinstance(frame, int) or frame <= self.acked or frame > self.sent:
+            return  # another page's duplicate, or garbage
+        self.acked = frame
+        self._painted.append(time.monotonic())
+        self.poll()
