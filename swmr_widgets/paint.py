@@ -35,8 +35,8 @@ from ipywidgets import Widget
 
 __all__ = ["PaintAck", "PaintGate"]
 
-#: Seconds a frame may stay unacknowledged before the next one is sent anyway.
-ACK_TIMEOUT = 1.0
+#: Seconds without any acknowledgement after which the next frame is sent anyway.
+ACK_TIMEOUT = 2.0
 #: Seconds over which the painted frame rate is counted.
 RATE_WINDOW = 2.0
 
@@ -107,7 +107,9 @@ class PaintGate:
         self.sent = 0  # frames applied to the mark
         self.dropped = 0  # updates replaced by a newer one before being sent
         self.acked = 0  # highest frame_id acknowledged
+        self.timeouts = 0  # frames sent without the previous one acknowledged
         self._sent_at = 0.0
+        self._acked_at = 0.0
         self._pending: tuple[Callable[[], None], str] | None = None
         self._painted: deque[float] = deque()
 
@@ -118,12 +120,15 @@ class PaintGate:
 
     @property
     def busy(self) -> bool:
-        """Whether the last frame sent is still being painted (and not timed out)."""
-        return (
-            self.engaged
-            and self.acked < self.sent
-            and time.monotonic() - self._sent_at < self.timeout
-        )
+        """Whether the last frame sent is still being painted.
+
+        A browser that keeps acknowledging (older frames) is slow, not gone: it
+        is waited for. Only :attr:`timeout` seconds without any message from
+        it, since the last frame was sent, free the next frame.
+        """
+        if not self.engaged or self.acked >= self.sent:
+            return False
+        return time.monotonic() - max(self._sent_at, self._acked_at) < self.timeout
 
     @property
     def pending(self) -> bool:
@@ -164,6 +169,8 @@ class PaintGate:
         self.ack.close()
 
     def _send(self, apply: Callable[[], None], tag: str) -> None:
+        if self.engaged and self.acked < self.sent:
+            self.timeouts += 1
         self.sent += 1
         with self.mark.hold_sync():
             apply()
@@ -176,5 +183,6 @@ class PaintGate:
         if not isinstance(frame, int) or frame <= self.acked or frame > self.sent:
             return  # another page's duplicate, or garbage
         self.acked = frame
-        self._painted.append(time.monotonic())
+        self._acked_at = time.monotonic()
+        self._painted.append(self._acked_at)
         self.poll()

@@ -227,7 +227,7 @@ class ImageFigure:
             auto = color_range(source, mask)
             self.image.image = values
             self.image.x, self.image.y = xs, ys
-            if auto is not None:
+            if auto is not None and not _close(auto, self._auto_range):
                 self._auto_range = auto
             self._apply_range(self._color_range or self._auto_range)
 
@@ -256,6 +256,24 @@ class ImageFigure:
             return
         with self.color_scale.hold_sync():
             self.color_scale.min, self.color_scale.max = rng
+
+
+#: An automatic colour range moves only when an end moves by more than this part of it.
+RANGE_HYSTERESIS = 0.02
+
+
+def _close(new: tuple[float, float], old: tuple[float, float] | None) -> bool:
+    """Whether `new` is within :data:`RANGE_HYSTERESIS` of `old` at both ends.
+
+    A range that follows every frame's percentiles makes the colour bar
+    flicker and costs the browser a redraw of the bar and a new texture.
+    """
+    if old is None:
+        return False
+    span = old[1] - old[0]
+    return abs(new[0] - old[0]) <= RANGE_HYSTERESIS * span and (
+        abs(new[1] - old[1]) <= RANGE_HYSTERESIS * span
+    )
 
 
 def _extent(coords: np.ndarray, n: int) -> np.ndarray:

@@ -19,12 +19,18 @@ only the ``pixel_mask`` flags. Two ways to drive it:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import select
+import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
+
+from swmr_widgets import processes
 
 DATA = "/entry/instrument/detector/data"
 MASK = "/entry/instrument/detector/pixel_mask"
@@ -63,6 +69,51 @@ def frame(k: int, shape: tuple[int, int], dtype: str) -> np.ndarray:
     image[sentinel_pixels(shape)] = np.iinfo(np.dtype(dtype)).max
     image[hot_pixel(shape)] = HOT
     return image
+
+
+class RunningCamera:
+    """A free-running camera in another process; records ``index -> flush time``."""
+
+    def __init__(
+        self,
+        path: Path,
+        shape: tuple[int, int],
+        rate: float,
+        duration: float = 3600.0,
+        dtype: str = "u2",
+    ) -> None:
+        self.path = path
+        cmd = [sys.executable, str(Path(__file__).resolve()), str(path)]
+        cmd += ["--shape", *map(str, shape), "--dtype", dtype]
+        cmd += ["--rate", str(rate), "--duration", str(duration)]
+        self.proc = processes.spawn(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            self.stop()
+            raise RuntimeError(f"the camera said {line!r}")
+        self.flushes: dict[int, float] = {}
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "flushed":
+                self.flushes[int(parts[1])] = float(parts[2])
+
+    def stop(self) -> None:
+        """Close its stdin (it stops), kill it by PID if it does not."""
+        with contextlib.suppress(OSError, ValueError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            processes.kill(self.proc, timeout=10)
 
 
 def main() -> None:
