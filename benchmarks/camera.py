@@ -265,6 +265,12 @@ def measure(
         "kernel_cpu_pct": round(cpu, 1),
         "voila_rss_growth_mb_s": round((rss1 - rss0) / 1e6 / (t1 - t0), 2),
         "status": status.strip()[:200],
+        "paints": [
+            [p["frame"], int(p["tag"]), round(p["time"] / 1000.0 - t0, 3)]
+            for p in painted
+            if int(p["tag"]) in camera.flushes
+        ],
+        "latency_ms": [round(1000 * v, 1) for v in lat],
     }
 
 

@@ -8,8 +8,8 @@ frame waits, the ones in between are dropped.
 
 * :class:`PaintAck` is a tiny anywidget. Its JavaScript, in every browser
   page showing the widgets, watches the mark's ``frame_id`` trait; after the
-  mark has taken the new data it waits for the next animation frame plus one
-  (the frame that shows it) and sends ``{"painted": frame_id}`` back. It also
+  mark has taken the new data it waits for the next animation frame (the one
+  that shows it) to be rendered and sends ``{"painted": frame_id}`` back. It also
   dispatches a ``swmr-painted`` DOM event (detail: ``frame``, ``tag``,
   ``time`` in ms since the epoch) for benchmarks and tests. A hidden tab runs
   no animation frames, so it never acknowledges.
@@ -17,10 +17,10 @@ frame waits, the ones in between are dropped.
   applies an update at once, unless a frame is still being drawn: then the
   update is kept (replacing any kept before) and applied when the
   acknowledgement comes, or at the next :meth:`PaintGate.poll` after
-  :attr:`PaintGate.timeout` seconds (a closed or hidden page must not freeze
-  the view). Until a first acknowledgement arrives the gate does not hold
-  anything back, so a kernel with no browser (tests, a script) sees every
-  update.
+  :attr:`PaintGate.timeout` seconds without a word from the page (a closed or
+  hidden page must not freeze the view). The page says hello when it loads,
+  and frames sent before are not waited for. Outside a Jupyter kernel (a
+  script, the tests) the gate holds nothing back.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable
 
 import anywidget
+import comm
 import traitlets
 from ipywidgets import Widget
 
@@ -60,14 +61,16 @@ export default {
   async initialize({ model }) {
     const mark = await findMark(model);
     if (!mark) return;
+    model.send({ hello: true });  // a page is there: from now on, one frame at a time
     const painted = () => {
       const frame = mark.get("frame_id");
       const tag = mark.get("frame_tag");
-      requestAnimationFrame(() => requestAnimationFrame(() => {
+      // the task queued from an animation frame callback runs once that frame is rendered
+      requestAnimationFrame(() => setTimeout(() => {
         const time = performance.timeOrigin + performance.now();
         model.send({ painted: frame });
         document.dispatchEvent(new CustomEvent("swmr-painted", { detail: { frame, tag, time } }));
-      }));
+      }, 0));
     };
     mark.on("change:frame_id", painted);
     return () => mark.off("change:frame_id", painted);
@@ -110,13 +113,21 @@ class PaintGate:
         self.timeouts = 0  # frames sent without the previous one acknowledged
         self._sent_at = 0.0
         self._acked_at = 0.0
+        self._hello_at = 0.0
+        self._in_kernel = not isinstance(self.ack.comm, comm.DummyComm)
         self._pending: tuple[Callable[[], None], str] | None = None
         self._painted: deque[float] = deque()
 
     @property
     def engaged(self) -> bool:
-        """Whether a browser has acknowledged a frame (only then is anything held back)."""
-        return self.acked > 0
+        """Whether a browser page may watch the mark (only then is anything held back).
+
+        True once a page said hello, and from the start in a kernel, where a
+        page may connect at any time: frames sent before it loads would all
+        queue up in front of it. Outside a kernel (a script, the tests) no page
+        can connect, and every update is applied at once.
+        """
+        return self._hello_at > 0 or self._in_kernel
 
     @property
     def busy(self) -> bool:
@@ -128,7 +139,8 @@ class PaintGate:
         """
         if not self.engaged or self.acked >= self.sent:
             return False
-        return time.monotonic() - max(self._sent_at, self._acked_at) < self.timeout
+        last_word = max(self._sent_at, self._acked_at, self._hello_at)
+        return time.monotonic() - last_word < self.timeout
 
     @property
     def pending(self) -> bool:
@@ -157,7 +169,7 @@ class PaintGate:
 
     def painted_rate(self) -> float | None:
         """Distinct frames painted per second over the last seconds; None before any."""
-        if not self.engaged:
+        if self._hello_at == 0 and not self._painted:
             return None
         now = time.monotonic()
         while self._painted and now - self._painted[0] > RATE_WINDOW:
@@ -179,7 +191,14 @@ class PaintGate:
         self._sent_at = time.monotonic()
 
     def _on_msg(self, _widget: Widget, content: dict, _buffers: list) -> None:
-        frame = content.get("painted") if isinstance(content, dict) else None
+        if not isinstance(content, dict):
+            return
+        if content.get("hello") is True:  # frames sent before it are not waited for
+            self._hello_at = time.monotonic()
+            self.acked = self.sent
+            self.poll()
+            return
+        frame = content.get("painted")
         if not isinstance(frame, int) or frame <= self.acked or frame > self.sent:
             return  # another page's duplicate, or garbage
         self.acked = frame

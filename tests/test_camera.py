@@ -146,9 +146,10 @@ def test_gate_holds_frames_only_once_a_browser_acknowledged():
     assert all(fig.set_image(f, x, y) for f in frames[:2])
     np.testing.assert_array_equal(fig.image.image, frames[1])
     assert gate.sent == 2 and not gate.engaged and fig.painted_rate is None
-    # the browser paints frame 2 (its message, as the widget's comm delivers it)
-    gate.ack._handle_custom_msg({"painted": 2}, [])
+    # a page loads (its messages, as the widget's comm delivers them) and paints frame 2
+    gate.ack._handle_custom_msg({"hello": True}, [])
     assert gate.engaged
+    gate.ack._handle_custom_msg({"painted": 2}, [])
     assert fig.set_image(frames[2], x, y)  # sent: frame 3 on its way
     assert not fig.set_image(frames[3], x, y)  # held while 3 is drawn
     assert not fig.set_image(frames[4], x, y)  # replaces 4: the newest wins
