@@ -112,6 +112,9 @@ class PaintGate:
         self.acked = 0  # highest frame_id acknowledged
         self.timeouts = 0  # frames sent without the previous one acknowledged
         self._sent_at = 0.0
+        self._sent_times: deque[tuple[int, float]] = deque(maxlen=64)
+        #: Seconds from sending the last acknowledged frame to its acknowledgement.
+        self.paint_time = 0.0
         self._acked_at = 0.0
         self._hello_at = 0.0
         self._in_kernel = not isinstance(self.ack.comm, comm.DummyComm)
@@ -134,13 +137,15 @@ class PaintGate:
         """Whether the last frame sent is still being painted.
 
         A browser that keeps acknowledging (older frames) is slow, not gone: it
-        is waited for. Only :attr:`timeout` seconds without any message from
-        it, since the last frame was sent, free the next frame.
+        is waited for. Only :attr:`timeout` seconds (or four times the last
+        frame's paint time, if longer) without any message from it, since the
+        last frame was sent, free the next frame.
         """
         if not self.engaged or self.acked >= self.sent:
             return False
         last_word = max(self._sent_at, self._acked_at, self._hello_at)
-        return time.monotonic() - last_word < self.timeout
+        # a browser that needs seconds per frame is slow, not gone
+        return time.monotonic() - last_word < max(self.timeout, 4 * self.paint_time)
 
     @property
     def pending(self) -> bool:
@@ -189,6 +194,7 @@ class PaintGate:
             self.mark.frame_tag = tag
             self.mark.frame_id = self.sent
         self._sent_at = time.monotonic()
+        self._sent_times.append((self.sent, self._sent_at))
 
     def _on_msg(self, _widget: Widget, content: dict, _buffers: list) -> None:
         if not isinstance(content, dict):
@@ -203,5 +209,8 @@ class PaintGate:
             return  # another page's duplicate, or garbage
         self.acked = frame
         self._acked_at = time.monotonic()
+        sent_at = next((t for n, t in self._sent_times if n == frame), None)
+        if sent_at is not None:
+            self.paint_time = self._acked_at - sent_at
         self._painted.append(self._acked_at)
         self.poll()

@@ -350,6 +350,11 @@ class ImagePanel(Panel):
         self._image = update.values
         self._index = update.index if isinstance(update, Latest) else ()
 
+    def _due(self) -> bool:
+        # while the browser paints the last frame, newer ones are only kept: the
+        # newest is decimated and sent at the first tick after it is painted
+        return not self.plot.gate.busy
+
     def _draw(self) -> None:
         if self._image is None:
             return
