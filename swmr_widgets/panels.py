@@ -28,15 +28,14 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from swmr_widgets.contrast import invalid_pixels
 from swmr_widgets.decimate import (
-    DEFAULT_IMAGE_SHAPE,
     DEFAULT_TRACE_POINTS,
     MinMaxSummary,
     decimate_image,
     decimate_trace,
     to_float,
 )
+from swmr_widgets.frames import range_sample, reduce_frame, stored_sentinels
 from swmr_widgets.live import (
     AxisReader,
     Details,
@@ -362,65 +361,15 @@ class ImagePanel(Panel):
         frame = image.reshape(image.shape[-2:])
         mask = getattr(feed, "pixel_mask", None)
         if feed.kind == "map":  # float64 values of an integer detector: find its sentinels
-            mask = _stored_sentinels(frame, feed.dataset.dtype)
+            mask = stored_sentinels(frame, feed.dataset.dtype)
         if mask is not None and mask.shape != frame.shape:
             mask = None
-        small, (fy, fx) = _reduce_frame(frame, mask)
+        small, (fy, fx) = reduce_frame(frame, mask)
         y = _coords(feed.y_axis, image.shape[-2], fy)[: small.shape[0]]
         x = _coords(feed.x_axis, image.shape[-1], fx)[: small.shape[1]]
         tag = ",".join(str(int(i)) for i in self._index)
-        source, source_mask = _range_sample(frame, mask)
+        source, source_mask = range_sample(frame, mask)
         self.plot.set_image(small, x, y, mask=source_mask, source=source, tag=tag)
-
-
-def _stored_sentinels(values: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
-    """Pixels of `values` (floats, NaN where unfilled) that were sentinels as `dtype`."""
-    if dtype.kind not in "iu":
-        return None
-    filled = np.isfinite(values)
-    mask = np.zeros(values.shape, dtype=bool)
-    mask[filled] = invalid_pixels(values[filled].astype(dtype))
-    return mask
-
-
-#: Pixels above which the colour range is taken from a regular grid of the frame.
-RANGE_PIXELS = 1 << 20
-
-
-def _reduce_frame(frame: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, tuple[int, int]]:
-    """`frame` block-averaged to fit the display, sentinels and masked pixels left out.
-
-    A frame that needs no reduction is returned as it is (as float32), so that
-    what is sent holds the frame's own values.
-    """
-    fy, fx = (-(-n // m) for n, m in zip(frame.shape, DEFAULT_IMAGE_SHAPE, strict=True))
-    if fy == fx == 1:
-        return decimate_image(frame)
-    bad = invalid_pixels(frame, mask)
-    ny, nx = frame.shape[0] // fy, frame.shape[1] // fx
-    if (ny * fy, nx * fx) != frame.shape:  # ragged edge blocks: the general path
-        values = to_float(frame, np.float32)
-        if bad.any():
-            values = np.where(bad, np.float32(np.nan), values)
-        return decimate_image(values)
-    values = np.array(to_float(frame, np.float32), dtype=np.float32, copy=True)
-    rows, cols = np.nonzero(bad | np.isnan(values))
-    values[rows, cols] = 0.0
-    sums = values.reshape(ny, fy, -1).sum(axis=1).reshape(ny, nx, fx).sum(axis=2)
-    counts = np.full((ny, nx), fy * fx, dtype=np.int32)
-    np.subtract.at(counts, (rows // fy, cols // fx), 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (sums / counts).astype(np.float32), (fy, fx)
-
-
-def _range_sample(
-    frame: np.ndarray, mask: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """A regular grid of at most about RANGE_PIXELS pixels of `frame` (and `mask`)."""
-    step = int(np.ceil(np.sqrt(frame.size / RANGE_PIXELS)))
-    if step <= 1:
-        return frame, mask
-    return frame[::step, ::step], (mask[::step, ::step] if mask is not None else None)
 
 
 class SlicePanel(Panel):
