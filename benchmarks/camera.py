@@ -238,7 +238,8 @@ def measure(
                     "() => (document.querySelector('.swmr-status') || {}).textContent || ''"
                 )
                 shot = workdir / f"{h5.stem}.png"
-                page.screenshot(path=str(shot))
+                with contextlib.suppress(Exception):  # a page busy drawing may not answer
+                    page.screenshot(path=str(shot), timeout=15_000)
             finally:
                 context.close()
     finally:

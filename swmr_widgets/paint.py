@@ -38,6 +38,8 @@ __all__ = ["PaintAck", "PaintGate"]
 
 #: Seconds without any acknowledgement after which the next frame is sent anyway.
 ACK_TIMEOUT = 2.0
+#: In a kernel, seconds between two frames sent before any page said hello.
+PRELOAD_TIMEOUT = 5.0
 #: Seconds over which the painted frame rate is counted.
 RATE_WINDOW = 2.0
 
@@ -144,8 +146,12 @@ class PaintGate:
         if not self.engaged or self.acked >= self.sent:
             return False
         last_word = max(self._sent_at, self._acked_at, self._hello_at)
-        # a browser that needs seconds per frame is slow, not gone
-        return time.monotonic() - last_word < max(self.timeout, 4 * self.paint_time)
+        # a browser that needs seconds per frame is slow, not gone; a page still
+        # loading must not find a queue of frames sent while nobody painted
+        timeout = max(self.timeout, 4 * self.paint_time)
+        if self._hello_at == 0:
+            timeout = max(timeout, PRELOAD_TIMEOUT)
+        return time.monotonic() - last_word < timeout
 
     @property
     def pending(self) -> bool:
