@@ -34,7 +34,7 @@ def reduce_frame(frame: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray
     A frame that needs no reduction is returned as it is (as float32), so that
     what is sent holds the frame's own values.
     """
-    fy, fx = (-(-n // m) for n, m in zip(frame.shape, DEFAULT_IMAGE_SHAPE, strict=True))
+    fy, fx = (max(1, -(-n // m)) for n, m in zip(frame.shape, DEFAULT_IMAGE_SHAPE, strict=True))
     if fy == fx == 1:
         return decimate_image(frame)
     bad = invalid_pixels(frame, mask)
