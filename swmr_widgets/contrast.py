@@ -77,6 +77,8 @@ def color_range(
     image = np.asarray(image)
     if image.dtype.kind == "c":
         image = np.abs(image)
+    elif image.dtype.kind == "b":  # percentiles need numbers
+        image = image.astype(np.uint8)
     valid = image[~invalid_pixels(image, mask)]
     if valid.size == 0:
         return None

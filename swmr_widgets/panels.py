@@ -36,6 +36,7 @@ from swmr_widgets.decimate import (
     decimate_trace,
     to_float,
 )
+from swmr_widgets.frames import range_sample, reduce_frame, stored_sentinels
 from swmr_widgets.live import (
     AxisReader,
     Details,
@@ -116,6 +117,9 @@ class Panel:
         if self._dirty and self._due():
             self._draw()
             self._dirty = False  # only once drawn
+        for plot in self._plots:
+            if isinstance(plot, ImageFigure):
+                plot.poll()  # a frame held for a browser that stopped answering
 
     def _take(self, i: int, update: Update) -> None:
         """Keep what update `i` brings (no widget work)."""
@@ -148,9 +152,37 @@ class Panel:
 
         return export_panels([self], path)
 
+    @property
+    def painted_rate(self) -> float | None:
+        """Frames per second a browser reports painted in this panel's images, if any."""
+        rates = [p.painted_rate for p in self._plots if isinstance(p, ImageFigure)]
+        known = [r for r in rates if r is not None]
+        return max(known) if known else None
+
+    @property
+    def color_range(self) -> tuple[float, float] | None:
+        """Fixed colour range of the panel's first image, ``None`` for automatic.
+
+        Setting it fixes the range of every image of the panel (``None``: back to
+        the robust automatic range); it survives new frames and refreshes.
+        """
+        images = [p for p in self._plots if isinstance(p, ImageFigure)]
+        return images[0].color_range if images else None
+
+    @color_range.setter
+    def color_range(self, value: tuple[float, float] | None) -> None:
+        images = [p for p in self._plots if isinstance(p, ImageFigure)]
+        if not images:
+            raise AttributeError(f"{type(self).__name__} shows no image to give a colour range")
+        for plot in images:
+            plot.color_range = value
+
     def close(self) -> None:
         """Close the panel's widgets."""
         self.widget.close()
+        for plot in self._plots:
+            if isinstance(plot, ImageFigure):
+                plot.close()
         for fig in self.figures:
             fig.close()
 
@@ -264,7 +296,10 @@ class TracePanel(Panel):
             self.waterfall = ImageFigure(x_label, nav_label, meta.value_title, "history")
             self._plots.append(self.waterfall)
             self.figures.append(self.waterfall.figure)
-        self.widget.children = self.figures
+        self.widget.children = [
+            *self.figures,
+            *([self.waterfall.gate.ack] if self.waterfall is not None else []),
+        ]
         self._latest: np.ndarray | None = None
         self._elapsed = _Elapsed(feed.nav_axis)
         self._line_due = False
@@ -306,7 +341,14 @@ class TracePanel(Panel):
 
 
 class ImagePanel(Panel):
-    """An image: the latest frame, a static image, or a 2-D scan map that fills in."""
+    """An image: the latest frame, a static image, or a 2-D scan map that fills in.
+
+    The automatic colour range leaves out detector sentinels and the pixels of
+    the feed's NeXus ``pixel_mask`` (see :mod:`swmr_widgets.contrast`); set
+    :attr:`color_range` to fix it. A frame smaller than the display limit is
+    sent as it is (float32: exact for 16-bit data); a larger one is
+    block-averaged, with its invalid pixels left out of the averages.
+    """
 
     def __init__(self, feed: Feed) -> None:
         super().__init__([feed])
@@ -316,21 +358,36 @@ class ImagePanel(Panel):
         )
         self._plots = [self.plot]
         self.figures = [self.plot.figure]
-        self.widget.children = self.figures
+        self.widget.children = self.plot.widgets
         self._image: np.ndarray | None = None
+        self._index: tuple[int, ...] = ()
 
     def _take(self, i: int, update: Update) -> None:
         assert isinstance(update, Latest | ScanMap)
         self._image = update.values
+        self._index = update.index if isinstance(update, Latest) else ()
+
+    def _due(self) -> bool:
+        # while the browser paints the last frame, newer ones are only kept: the
+        # newest is decimated and sent at the first tick after it is painted
+        return not self.plot.gate.busy
 
     def _draw(self) -> None:
         if self._image is None:
             return
         feed, image = self.feeds[0], np.asarray(self._image)
-        small, (fy, fx) = decimate_image(image.reshape(image.shape[-2:]))
+        frame = image.reshape(image.shape[-2:])
+        mask = getattr(feed, "pixel_mask", None)
+        if feed.kind == "map":  # float64 values of an integer detector: find its sentinels
+            mask = stored_sentinels(frame, feed.dataset.dtype)
+        if mask is not None and mask.shape != frame.shape:
+            mask = None
+        small, (fy, fx) = reduce_frame(frame, mask)
         y = _coords(feed.y_axis, image.shape[-2], fy)[: small.shape[0]]
         x = _coords(feed.x_axis, image.shape[-1], fx)[: small.shape[1]]
-        self.plot.set_image(small, x, y)
+        tag = ",".join(str(int(i)) for i in self._index)
+        source, source_mask = range_sample(frame, mask)
+        self.plot.set_image(small, x, y, mask=source_mask, source=source, tag=tag)
 
 
 class SlicePanel(Panel):
@@ -362,7 +419,7 @@ class SlicePanel(Panel):
         self._syncing = False
         for slider in self.sliders:
             slider.observe(self._on_slider, names="value")
-        self.widget.children = [*self.sliders, self.plot.figure]
+        self.widget.children = [*self.sliders, *self.plot.widgets]
         self._slice: Slice | None = None
 
     def _on_slider(self, _change: dict) -> None:
@@ -397,6 +454,7 @@ class SlicePanel(Panel):
             small,
             np.arange(0, shape[-1], fx, dtype=np.float64)[: small.shape[1]],
             np.arange(0, shape[-2], fy, dtype=np.float64)[: small.shape[0]],
+            source=values if values.ndim == 2 and values.size else None,
         )
 
 

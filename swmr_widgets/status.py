@@ -23,13 +23,21 @@ class StatusLine:
             min=0, max=1, description="scan", layout=widgets.Layout(display="none", width="60%")
         )
 
+    @staticmethod
+    def describe(
+        health: Health, *, running: bool, errors: Sequence[str] = (), note: str = ""
+    ) -> str:
+        """The text :meth:`show` would draw, without drawing it."""
+        errors = (*health.errors, *errors)
+        note = " · ".join(n for n in (health.note, note) if n)
+        return dataclasses.replace(health, errors=errors, note=note).describe(running)
+
     def show(
         self, health: Health, *, running: bool, errors: Sequence[str] = (), note: str = ""
     ) -> str:
         """Draw `health` (with the view's own `errors` and `note`); return the text."""
+        text = self.describe(health, running=running, errors=errors, note=note)
         errors = (*health.errors, *errors)
-        note = " · ".join(n for n in (health.note, note) if n)
-        text = dataclasses.replace(health, errors=errors, note=note).describe(running)
         if health.progress:
             filled, total = health.progress
             self.progress.value = filled / total if total else 0.0

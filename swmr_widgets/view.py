@@ -11,6 +11,7 @@ one and never raises: errors go to the status line and the next tick runs.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +29,9 @@ from swmr_widgets.ticker import Ticker, loop_running
 from swmr_widgets.toolbar import build_toolbar
 from swmr_widgets.tree import DatasetTree
 from swmr_widgets.trendpanel import TrendHandle, Trends
+
+#: Seconds between two updates of the status line and of the tree's shapes while polling.
+UI_INTERVAL = 0.25
 
 __all__ = ["SwmrView"]
 
@@ -115,6 +119,9 @@ class SwmrView(widgets.VBox):
         self._tree_dirty = self._panels_dirty = True
         self._errors: list[str] = []
         self._note = ""
+        self._shapes: dict[str, tuple[int, ...]] = {}  # tree shapes not sent yet
+        self._ui_next = 0.0  # when the status line and tree shapes may be sent again
+        self._shown = ("", False)  # status text and running state drawn last
         self.ticks = 0  # ticks run, for tests and diagnostics
         options = {
             "swmr": swmr,
@@ -179,6 +186,7 @@ class SwmrView(widgets.VBox):
 
     def refresh(self) -> None:
         """Run one poll cycle now: refresh, read what is new, redraw (errors go to status)."""
+        self._ui_next = 0.0  # asked for: the status and the tree are drawn too
         self._tick()
 
     def start(self) -> None:
@@ -354,7 +362,7 @@ class SwmrView(widgets.VBox):
         finally:
             self.ticks += 1
             self._ticking = False
-            self._show_status()
+            self._show_status(throttled=True)
 
     def _poll_source(self) -> Poll:
         """Poll the file (or the folder, switching to the file it shows now)."""
@@ -414,16 +422,34 @@ class SwmrView(widgets.VBox):
             self._trends.render(poll.updates)
         except Exception as exc:  # retried at the next tick
             self._errors.append(f"trends: {explain_hdf5_error(exc)}")
-        self._tree.update_shapes(poll.shapes)
+        self._shapes.update(poll.shapes)
+        if time.monotonic() >= self._ui_next:  # a few messages per second, at any rate
+            self._tree.update_shapes(self._shapes)
+            self._shapes = {}
 
     # ------------------------------------------------------------------ status
 
-    def _show_status(self) -> None:
+    def _show_status(self, throttled: bool = False) -> None:
+        """Update :attr:`status`; draw it now, or (`throttled`) at most every UI_INTERVAL.
+
+        A fast poll must not send the browser more small messages than it can
+        take: they would queue up in front of the frames.
+        """
+        rates = [r for r in (p.painted_rate for p in self._panels) if r is not None]
+        painted = f"painted {max(rates):.1f} frames/s" if rates else ""
         where = self.folder.describe() if self.folder is not None else ""
-        note = " · ".join(n for n in (where, self._note, *self._trends.notes) if n)
-        text = self._status.show(
-            self.live.health, running=self.running, errors=self._errors, note=note
-        )
+        note = " · ".join(n for n in (where, self._note, painted, *self._trends.notes) if n)
+        health, errors = self.live.health, (*self.live.health.errors, *self._errors)
+        now = time.monotonic()
+        urgent = self._shown[1] != self.running or bool(errors) != bool(self._shown[0])
+        if throttled and now < self._ui_next and not urgent:
+            text = self._status.describe(
+                health, running=self.running, errors=self._errors, note=note
+            )
+        else:
+            text = self._status.show(health, running=self.running, errors=self._errors, note=note)
+            self._shown = ("error" if errors else "", self.running)
+            self._ui_next = now + UI_INTERVAL
         self.set_trait("status", text)
 
     def _autostart(self) -> None:

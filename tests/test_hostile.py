@@ -61,8 +61,7 @@ def check_shown(view: SwmrView, path: str, expect: hostile_zoo.Expect) -> None:
     elif expect.panel == "ValuePanel":
         assert str(float(expect.data)) in panel.html.value
     elif expect.panel in ("ImagePanel", "SlicePanel") and expect.data is not None:
-        color = np.asarray(marks_of(view)[0].color)
-        # bqplot cannot draw a 1-row or 1-column image: it is shown as a 2-wide band
+        color = np.asarray(marks_of(view)[0].image)
         np.testing.assert_array_equal(color, np.broadcast_to(expect.data, color.shape))
         # float32 only where that is exact (these small values), float64 otherwise
         assert color.dtype == (
@@ -208,7 +207,7 @@ def test_numeric_datasets_never_leave_an_error(views, dtype, shape, growing, chu
             np.testing.assert_array_equal(np.asarray(mark.y), y_all[keep])
             np.testing.assert_array_equal(np.asarray(mark.x), np.flatnonzero(keep))
         elif len(shape) == 2 and not kwargs.get("maxshape") and min(shape) >= 2:
-            color = np.asarray(view.figures[0].marks[0].color)
+            color = np.asarray(view.figures[0].marks[0].image)
             np.testing.assert_array_equal(color, data.astype(np.float64))
         view.close()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from marks import assert_image
 from netcdf_writer import NetcdfWriter
 from waits import wait_for
 
@@ -105,9 +106,7 @@ def test_view_of_an_xarray_file(xarray_file, views):
     image, details = view.panels
     assert isinstance(image, ImagePanel) and isinstance(details, DetailsPanel)
     assert (image.plot.x_axis.label, image.plot.y_axis.label) == ("Position (mm)", TIME_TITLE)
-    np.testing.assert_array_equal(np.asarray(image.plot.heatmap.x), truth["x"])
-    np.testing.assert_array_equal(np.asarray(image.plot.heatmap.y), truth["time"])
-    np.testing.assert_array_equal(np.asarray(image.plot.heatmap.color), truth["profile"])
+    assert_image(image.plot, truth["profile"], truth["x"], truth["time"])
     assert "error" not in view.status
 
 

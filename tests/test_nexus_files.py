@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from marks import assert_image
 from nexus_writer import (
     COUNTS,
     DETECTOR,
@@ -147,6 +148,5 @@ def test_view_draws_the_default_signal_on_its_time_axis(nexus, views):
         np.testing.assert_array_equal(np.asarray(line.y), truth["counts"])
         np.testing.assert_array_equal(np.asarray(trace.plot.lines[0].x), truth["energy"])
         np.testing.assert_array_equal(np.asarray(trace.plot.lines[0].y), truth["spectra"][-1])
-        np.testing.assert_array_equal(np.asarray(image.plot.heatmap.color), truth["frame"])
-        np.testing.assert_array_equal(np.asarray(image.plot.heatmap.x), truth["x"])
+        assert_image(image.plot, truth["frame"], truth["x"])
         assert "error" not in view.status

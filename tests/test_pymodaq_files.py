@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from marks import assert_image
 from pymodaq_writer import (
     AXIS1D,
     DATA0D,
@@ -329,11 +330,9 @@ def test_view_draws_the_latest_scan_point_with_pymodaq_axes(pymodaq, views):
         # the 1-D detector's own axis, in nm, exactly
         np.testing.assert_array_equal(np.asarray(line.x), truth["wavelength"])
         np.testing.assert_array_equal(np.asarray(line.y), truth["d1"][index])
-        np.testing.assert_array_equal(np.asarray(frame.plot.heatmap.color), truth["d2"][index])
+        assert_image(frame.plot, truth["d2"][index])
         # the map of the 0-D detector on the navigation axes, NaN where not filled yet
-        np.testing.assert_array_equal(np.asarray(scan.plot.heatmap.color), truth["d0"])
-        np.testing.assert_array_equal(np.asarray(scan.plot.heatmap.x), truth["nav1"])
-        np.testing.assert_array_equal(np.asarray(scan.plot.heatmap.y), truth["nav0"])
+        assert_image(scan.plot, truth["d0"], truth["nav1"], truth["nav0"])
         assert "error" not in view.status
     # the writer stops halfway: the status says so
     wait_for(lambda: view.refresh() or view.live.health.state is State.STALLED, TIMEOUT, "stalled")

@@ -103,7 +103,7 @@ def line_xy(view: SwmrView, fig: int = 0, line: int = 0) -> tuple[np.ndarray, np
 
 
 def image_of(view: SwmrView, fig: int) -> np.ndarray:
-    return np.asarray(view.figures[fig].marks[0].color)
+    return np.asarray(view.figures[fig].marks[0].image)
 
 
 def fingerprint(path: Path) -> tuple[str, int, int]:

@@ -117,7 +117,7 @@ def run_soak(stream_factory, views, duration: float, warmup: float) -> dict:
         tick_max=float(ticks.max()),
         view_x=np.asarray(view.figures[0].marks[0].x),
         view_y=np.asarray(view.figures[0].marks[0].y),
-        view_image=np.asarray(view.figures[1].marks[0].color),
+        view_image=np.asarray(view.figures[1].marks[0].image),
         status=view.status,
     )
     t, r = figures["totals"], figures["reader"]

@@ -231,7 +231,7 @@ def test_other_kinds(tmp_path, views):
         f["scalar"] = 3.5
     view = views(path, selected=["/frames"])
     assert isinstance(view.panels[0], ImagePanel)
-    color = np.asarray(view.figures[0].marks[0].color)
+    color = np.asarray(view.figures[0].marks[0].image)
     assert color.shape[0] <= 512
     assert color.shape[1] <= 512
     assert color.dtype == np.float32
@@ -244,7 +244,7 @@ def test_other_kinds(tmp_path, views):
     assert "bc" in view.panels[0].html.value
     view.selected = ("/cube",)
     assert len(view.panels[0].sliders) == 3
-    assert np.asarray(view.figures[0].marks[0].color).shape == (7, 8)
+    assert np.asarray(view.figures[0].marks[0].image).shape == (7, 8)
     view.selected = ("/scalar",)
     assert "3.5" in view.panels[0].html.value
     assert "error" not in view.status
@@ -330,7 +330,7 @@ def test_each_new_frame_reaches_the_marks(tmp_path, views):
         trace.resize((n, 8))
         trace[n - 1] = n
         view.refresh()
-        np.testing.assert_array_equal(view.figures[0].marks[0].color, np.full((8, 8), n, "f4"))
+        np.testing.assert_array_equal(view.figures[0].marks[0].image, np.full((8, 8), n, "f4"))
         np.testing.assert_array_equal(view.figures[1].marks[0].y, np.full(8, n, "f4"))
     assert len(sent) >= 8  # every frame and every trace went out
     f.close()
@@ -446,7 +446,7 @@ def test_slider_asks_the_engine_for_the_slice(tmp_path, views):
     assert view.ticks == ticks + 2  # each change is read by one tick
     with h5py.File(path, "r") as f:
         truth = f["cube"][2, 3]
-    np.testing.assert_array_equal(view.figures[0].marks[0].color, truth)
+    np.testing.assert_array_equal(view.figures[0].marks[0].image, truth)
     assert panel.feeds[0].index == (2, 3)
 
 
@@ -463,7 +463,7 @@ def test_scan_on_2d_navigation_follows_the_latest_point(tmp_path, views):
             assert [type(p) for p in view.panels] == [TracePanel, ImagePanel]
             np.testing.assert_array_equal(line_xy(view, 0)[1], sw.trace(filled - 1))
             assert f"scan {filled}/20" in view.status
-            color = np.asarray(view.figures[-1].marks[0].color)
+            color = np.asarray(view.figures[-1].marks[0].image)
             assert np.isfinite(color).sum() == filled
     finally:
         w.stop()

@@ -229,6 +229,8 @@ class FrameFeed(_FollowingFeed):
         axes = meta.axes[-2:] if meta.signal_ndim == 2 else ()
         y_axis, x_axis = (*axes, None, None)[:2]
         self.y_axis, self.x_axis = AxisReader(y_axis, resolve), AxisReader(x_axis, resolve)
+        #: The detector's NeXus ``pixel_mask`` (non-zero: masked), if it has one.
+        self.pixel_mask = find_pixel_mask(self.dataset)
         if not self.static:
             self.follower = DatasetFollower(
                 self.dataset,
@@ -410,6 +412,36 @@ def _preview(ds: h5py.Dataset, n: int) -> str:
         return repr(ds[: min(n, ds.shape[0])].tolist() if ds.ndim else ds[()])
     except (OSError, TypeError, ValueError) as exc:  # unreadable types (opaque, references, ...)
         return f"cannot be read: {exc}"
+
+
+def find_pixel_mask(ds: h5py.Dataset) -> np.ndarray | None:
+    """The NeXus ``pixel_mask`` of the detector that writes frame dataset `ds`, if any.
+
+    It is looked for next to `ds`, and next to the dataset that the NeXus
+    ``@target`` attribute names (data linked into an ``NXdata`` group). It
+    must have the shape of one frame (or hold one such mask per frame, of
+    which the last is used). Anything unreadable counts as no mask.
+    """
+    frame_shape = ds.shape[-2:]
+    groups = [ds.parent]
+    try:
+        target = ds.attrs.get("target")
+        if isinstance(target, bytes):
+            target = target.decode("utf-8", "replace")
+        if isinstance(target, str) and target.startswith("/") and target in ds.file:
+            groups.append(ds.file[target].parent)
+    except (OSError, KeyError, ValueError, TypeError):
+        pass
+    for group in groups:
+        try:
+            mask = group.get("pixel_mask")
+            if not isinstance(mask, h5py.Dataset) or mask.shape[-2:] != frame_shape:
+                continue
+            values = mask[()] if mask.ndim == 2 else mask[(-1,) * (mask.ndim - 2)]
+            return np.asarray(values)
+        except (OSError, KeyError, ValueError, TypeError, IndexError):
+            continue
+    return None
 
 
 def first_column(rows: np.ndarray) -> np.ndarray:

@@ -183,33 +183,37 @@ def wait_for_play_state(page: Any, text: str, timeout: float = 10.0, scope: str 
     )
 
 
-#: Decode the PNG of every bqplot HeatMap and count its distinct colours.
-_HEATMAP_COLORS_JS = """async (selector) => {
-  const out = [];
-  for (const el of document.querySelectorAll(selector)) {
-    const href = el.getAttribute('href')
-      || el.getAttributeNS('http://www.w3.org/1999/xlink', 'href');
-    if (!href) { out.push({ width: 0, height: 0, colors: 0 }); continue; }
-    const img = new Image();
-    img.src = href;
-    await img.decode();
-    const canvas = document.createElement('canvas');
-    canvas.width = img.naturalWidth;
-    canvas.height = img.naturalHeight;
-    const ctx = canvas.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-    const colors = new Set();
-    for (let i = 0; i < data.length; i += 4) {
-      colors.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-    }
-    out.push({ width: canvas.width, height: canvas.height, colors: colors.size });
-  }
-  return out;
-}"""
-HEATMAP = ".bqplot.figure image.heatmap"
+#: Image figures: bqplot figures holding the WebGL canvas of an image mark.
+IMAGE_FIGURE = ".bqplot.figure"
+#: The plot area of a figure (inside the axes).
+PLOT_AREA = "rect.plotarea_background"
 
 
-def heatmap_colors(page: Any, scope: str = "") -> list[dict[str, int]]:
-    """Size and number of distinct colours of each drawn HeatMap image."""
-    return page.evaluate(_HEATMAP_COLORS_JS, scope + HEATMAP)
+def image_colors(page: Any, scope: str = "") -> list[dict[str, int]]:
+    """Size and number of distinct colours of the plot area of each image figure.
+
+    The pixels are the page's own (a screenshot), so they show what WebGL
+    painted, not what a mark was given.
+    """
+    import io
+
+    from PIL import Image
+
+    out = []
+    for fig in page.locator(scope + IMAGE_FIGURE).all():
+        if not fig.locator("canvas").count():
+            continue
+        box = fig.locator(PLOT_AREA).first.bounding_box()
+        if not box or box["width"] < 4 or box["height"] < 4:
+            out.append({"width": 0, "height": 0, "colors": 0})
+            continue
+        png = page.screenshot(clip=box)
+        pixels = Image.open(io.BytesIO(png)).convert("RGB")
+        out.append(
+            {
+                "width": pixels.width,
+                "height": pixels.height,
+                "colors": len(pixels.getcolors(maxcolors=1 << 20) or ()),
+            }
+        )
+    return out
