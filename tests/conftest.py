@@ -129,12 +129,14 @@ class StreamWriter:
         except queue.Empty:
             line = f"<nothing within {timeout} s>"
         if not line.startswith(prefix):
+            self.kill()
+            err = self.stderr()
             self.stop()
-            raise RuntimeError(f"stream writer said {line!r}, expected {prefix!r}: {self.stderr()}")
+            raise RuntimeError(f"stream writer said {line!r}, expected {prefix!r}: {err}")
         return line
 
     def stderr(self) -> str:
-        if self.proc.poll() is None:
+        if self.proc.poll() is None or self.proc.stderr.closed:
             return ""
         return self.proc.stderr.read()
 
