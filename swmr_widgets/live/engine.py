@@ -366,7 +366,11 @@ class LiveFile:
         for feed in self._feeds:
             try:
                 if not batch:
-                    refresh_cached({f"{feed.path} ({k})": d for k, d in enumerate(feed.datasets)})
+                    named = {
+                        (feed.path if k == 0 else f"{feed.path}, axis {k}"): d
+                        for k, d in enumerate(feed.datasets)
+                    }
+                    refresh_cached(named)
                 update = feed.poll()
                 feed.error = ""
             except Exception as exc:  # one bad dataset must not stop the others
