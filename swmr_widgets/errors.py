@@ -117,9 +117,12 @@ def is_damage(exc: BaseException) -> bool:
     """
     if isinstance(exc, MissingFilterError | FileNotFoundError | PermissionError):
         return False
+    text = str(exc).lower()
+    if "closed" in text or "invalid object id" in text or "not a location" in text:
+        return False  # a handle the caller closed
     if isinstance(exc, RuntimeError | KeyError | ValueError | SystemError | TypeError):
         return True
-    return isinstance(exc, OSError) and any(s in str(exc).lower() for s in _DAMAGE)
+    return isinstance(exc, OSError) and any(s in text for s in _DAMAGE)
 
 
 def damaged_error(path: PathLike, exc: BaseException, where: str = "") -> DamagedFileError:

@@ -195,6 +195,8 @@ def refresh_cached(cache: Mapping[str, h5py.Dataset]) -> None:
                 # selector; Dataset.id.refresh() alone leaves them stale.
                 ds.refresh()
         except Exception as exc:
+            if not is_damage(exc):  # (a file the caller closed meanwhile)
+                raise
             raise damaged_error(names.get(fileno) or filename_of(ds), exc, path) from exc
 
 
