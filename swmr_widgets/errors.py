@@ -18,7 +18,15 @@ import h5py
 
 from swmr_widgets.filters import MissingFilterError
 
-__all__ = ["DamagedFileError", "SwmrOpenError", "damage_reason", "damaged_error", "is_damage"]
+__all__ = [
+    "DamagedFileError",
+    "SwmrOpenError",
+    "damage_reason",
+    "damaged_error",
+    "filename_of",
+    "is_damage",
+    "walk_tolerant",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -109,9 +117,12 @@ def is_damage(exc: BaseException) -> bool:
     """
     if isinstance(exc, MissingFilterError | FileNotFoundError | PermissionError):
         return False
+    text = str(exc).lower()
+    if "closed" in text or "invalid object id" in text or "not a location" in text:
+        return False  # a handle the caller closed
     if isinstance(exc, RuntimeError | KeyError | ValueError | SystemError | TypeError):
         return True
-    return isinstance(exc, OSError) and any(s in str(exc).lower() for s in _DAMAGE)
+    return isinstance(exc, OSError) and any(s in text for s in _DAMAGE)
 
 
 def damaged_error(path: PathLike, exc: BaseException, where: str = "") -> DamagedFileError:
@@ -125,3 +136,61 @@ def damaged_error(path: PathLike, exc: BaseException, where: str = "") -> Damage
         "written, try again later.",
         {where or "/": damage_reason(exc)},
     )
+
+
+def filename_of(obj: h5py.HLObject) -> str:
+    """The name of the file holding `obj`, or ``"?"`` when it cannot be told."""
+    try:
+        return obj.file.filename
+    except Exception:
+        return "?"
+
+
+def walk_tolerant(
+    group: h5py.Group, found: dict[str, h5py.Dataset], damaged: dict[str, str], seen: set
+) -> None:
+    """Walk the hard links under `group` depth-first, noting damaged objects instead of stopping.
+
+    Parameters
+    ----------
+    group : h5py.Group
+        Where to start.
+    found : dict
+        Filled with the absolute path and handle of each readable dataset.
+    damaged : dict
+        Filled with the path of each object that cannot be read, and why.
+    seen : set
+        ``(file number, address)`` of the objects visited (each is visited once).
+    """
+    try:
+        path = group.name.rstrip("/")
+        names: list[bytes] = []
+        group.id.links.iterate(names.append)
+    except Exception as exc:
+        damaged[_safe_name(group)] = damage_reason(exc)
+        if not names:
+            return
+    for raw in names:
+        child = f"{path}/{raw.decode('utf-8', 'replace')}"
+        try:
+            if group.id.links.get_info(raw).type != h5py.h5l.TYPE_HARD:
+                continue
+            obj = group[raw]
+            key = (obj.id.fileno, h5py.h5o.get_info(obj.id).addr)
+        except Exception as exc:
+            damaged[child] = damage_reason(exc)
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        if isinstance(obj, h5py.Dataset):
+            found[child] = obj
+        elif isinstance(obj, h5py.Group):
+            walk_tolerant(obj, found, damaged, seen)
+
+
+def _safe_name(obj: h5py.HLObject) -> str:
+    try:
+        return obj.name or "/"
+    except Exception:
+        return "?"

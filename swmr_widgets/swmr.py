@@ -35,9 +35,10 @@ import h5py
 from swmr_widgets.errors import (
     DamagedFileError,
     SwmrOpenError,
-    damage_reason,
     damaged_error,
+    filename_of,
     is_damage,
+    walk_tolerant,
 )
 from swmr_widgets.filters import MissingFilterError, register_plugins
 from swmr_widgets.hdf5lib import open_swmr_reader
@@ -141,9 +142,9 @@ def collect_datasets(
     except Exception as exc:  # a damaged object stops HDF5's walk: walk link by link
         if not is_damage(exc):
             raise
-        filename = _filename(group)
+        filename = filename_of(group)
         found, damaged = {}, {}
-        _walk_tolerant(group, found, damaged, set())
+        walk_tolerant(group, found, damaged, set())
         if errors == "skip" or not damaged:
             return found
         listed = "; ".join(f"{p} ({why})" for p, why in list(damaged.items())[:3])
@@ -156,51 +157,6 @@ def collect_datasets(
             damaged,
             found,
         ) from exc
-
-
-def _filename(obj: h5py.HLObject) -> str:
-    try:
-        return obj.file.filename
-    except Exception:
-        return "?"
-
-
-def _walk_tolerant(
-    group: h5py.Group, found: dict[str, h5py.Dataset], damaged: dict[str, str], seen: set
-) -> None:
-    """Depth-first walk over hard links that notes damaged objects instead of stopping."""
-    try:
-        path = group.name.rstrip("/")
-        names: list[bytes] = []
-        group.id.links.iterate(names.append)
-    except Exception as exc:
-        damaged[_safe_name(group)] = damage_reason(exc)
-        if not names:
-            return
-    for raw in names:
-        child = f"{path}/{raw.decode('utf-8', 'replace')}"
-        try:
-            if group.id.links.get_info(raw).type != h5py.h5l.TYPE_HARD:
-                continue
-            obj = group[raw]
-            key = (obj.id.fileno, h5py.h5o.get_info(obj.id).addr)
-        except Exception as exc:
-            damaged[child] = damage_reason(exc)
-            continue
-        if key in seen:
-            continue
-        seen.add(key)
-        if isinstance(obj, h5py.Dataset):
-            found[child] = obj
-        elif isinstance(obj, h5py.Group):
-            _walk_tolerant(obj, found, damaged, seen)
-
-
-def _safe_name(obj: h5py.HLObject) -> str:
-    try:
-        return obj.name or "/"
-    except Exception:
-        return "?"
 
 
 def refresh_cached(cache: Mapping[str, h5py.Dataset]) -> None:
@@ -238,13 +194,15 @@ def refresh_cached(cache: Mapping[str, h5py.Dataset]) -> None:
             swmr = swmr_by_file.get(fileno)
             if swmr is None:
                 swmr = swmr_by_file[fileno] = is_swmr_read(ds)
-                names[fileno] = _filename(ds)
+                names[fileno] = filename_of(ds)
             if swmr:
                 # Dataset.refresh() = H5Drefresh + dropping h5py's cached shape and
                 # selector; Dataset.id.refresh() alone leaves them stale.
                 ds.refresh()
         except Exception as exc:
-            raise damaged_error(names.get(fileno) or _filename(ds), exc, path) from exc
+            if not is_damage(exc):  # (a file the caller closed meanwhile)
+                raise
+            raise damaged_error(names.get(fileno) or filename_of(ds), exc, path) from exc
 
 
 def refresh_datasets(group: h5py.Group) -> None:

@@ -459,7 +459,7 @@ class LiveFile:
                 if not batch:
                     self._refresh_handles(
                         {
-                            f"{feed.path} ({k})": d
+                            (feed.path if k == 0 else f"{feed.path}, axis {k}"): d
                             for k, d in enumerate(feed.datasets)
                             if not isinstance(d, ReopenedDataset)
                         }

@@ -112,6 +112,12 @@ def read_error(exc: BaseException, filename: str, path: str, dataset: Any = None
     :class:`DamagedFileError`; documented errors are returned as they are.
     """
     if dataset is not None:
+        try:
+            closed = not dataset.id.valid
+        except Exception:
+            closed = False
+        if closed:  # the caller closed the file: not damage, say it as it is
+            return exc
         exc = explain_read_error(exc, dataset)
     if isinstance(exc, MissingFilterError | SwmrOpenError | DamagedFileError):
         return exc
