@@ -14,7 +14,7 @@ import camera_writer as cam
 import h5py
 import numpy as np
 import pytest
-from conftest import ScriptedWriter, _spawn
+from writers import ScriptedWriter, _spawn
 
 pytest.importorskip("bqplot_image_gl")
 

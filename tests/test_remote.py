@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import scan_writer as scan
 import swmr_writer as sw
-from conftest import ScriptedWriter
 from waits import wait_for
+from writers import ScriptedWriter
 
 from swmr_widgets.live import LiveFile, Rows
 from swmr_widgets.processes import spawn, stop
