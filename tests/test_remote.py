@@ -368,6 +368,12 @@ def _figure_labels(view) -> list[tuple[str, ...]]:
     return [tuple(ax.label for ax in fig.axes) for fig in view.figures]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known regression since the image and engine changes merged: the remote view's "
+    "in-place scan arrays stop at their first rows (4 of 10 points drawn) while progress "
+    "advances; to fix with issue 12",
+)
 def test_swmr_view_over_tiled_matches_the_local_view(tmp_path, root, publish, server, views):
     name = stem("view")
     path = tmp_path / f"{name}.h5"
