@@ -32,6 +32,7 @@ __all__ = [
     "decimate_trace",
     "exact_float",
     "minmax_indices",
+    "reduction_factors",
     "to_float",
 ]
 
@@ -77,9 +78,14 @@ def exact_float(values: np.ndarray) -> np.ndarray:
         return values.astype(np.float32, copy=False)
     wide = values.astype(np.float64, copy=False)
     narrow = wide.astype(np.float32)
+    return narrow if _holds_exactly(narrow, wide) else wide
+
+
+def _holds_exactly(narrow: np.ndarray, wide: np.ndarray) -> bool:
+    """Whether the float32 `narrow` equals the float64 `wide` everywhere (NaN equal to NaN)."""
     with np.errstate(invalid="ignore"):
         same = (narrow == wide) | (np.isnan(narrow) & np.isnan(wide))
-    return narrow if bool(np.all(same)) else wide
+    return bool(np.all(same))
 
 
 def minmax_indices(
@@ -190,16 +196,20 @@ def decimate_trace(
 
 
 def decimate_image(
-    image: np.ndarray, max_shape: tuple[int, int] = DEFAULT_IMAGE_SHAPE
+    image: np.ndarray,
+    max_shape: tuple[int, int] = DEFAULT_IMAGE_SHAPE,
+    invalid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """Block-average a 2-D image so that it fits in `max_shape`.
 
-    NaNs (unfilled pixels) are ignored within a block; a block of NaNs stays NaN.
-    The result is float32 when that holds it exactly, or when it is larger than
-    float32's byte budget (``max_shape`` pixels of 4 bytes) and float32's
-    rounding is below 2**-16 of the image's range (invisible in any colour
-    map). Otherwise it is float64, reduced further if needed to stay within
-    that byte budget.
+    NaNs (unfilled pixels), and the pixels flagged in `invalid` (detector
+    gaps, masked pixels), are left out of their block's mean; a block of
+    nothing else stays NaN. An image that needs no reduction is returned with
+    its own values, `invalid` pixels included. The result is float32 when that
+    holds it exactly, or when it is larger than float32's byte budget
+    (``max_shape`` pixels of 4 bytes) and float32's rounding is below 2**-16 of
+    the image's range (invisible in any colour map). Otherwise it is float64,
+    reduced further if needed to stay within that byte budget.
 
     Returns
     -------
@@ -214,34 +224,51 @@ def decimate_image(
     if image.dtype.kind == "c":
         image = np.abs(image)
     if f"{image.dtype.kind}{image.dtype.itemsize}" in _FLOAT32_EXACT:
-        return _block_mean(image.astype(np.float32, copy=False), max_shape)
+        return _block_mean(image.astype(np.float32, copy=False), max_shape, invalid)
     wide = image.astype(np.float64, copy=False)
-    reduced, factors = _block_mean(wide, max_shape)
-    narrow = exact_float(reduced)
-    budget = max_shape[0] * max_shape[1] * 4
-    if narrow.dtype == np.float32 or reduced.nbytes <= budget:
-        return narrow, factors
+    reduced, factors = _block_mean(wide, max_shape, invalid)
     narrow = reduced.astype(np.float32)
+    if _holds_exactly(narrow, reduced):
+        return narrow, factors
+    if reduced.nbytes <= max_shape[0] * max_shape[1] * 4:
+        return reduced, factors
     if _rounding_invisible(reduced, narrow):
         return narrow, factors
     side = max(1, int(max_shape[0] / np.sqrt(2))), max(1, int(max_shape[1] / np.sqrt(2)))
-    return _block_mean(wide, side)
+    return _block_mean(wide, side, invalid)
+
+
+def reduction_factors(
+    shape: tuple[int, ...], max_shape: tuple[int, int] = DEFAULT_IMAGE_SHAPE
+) -> tuple[int, int]:
+    """Block size along each axis that makes an image of `shape` fit in `max_shape`."""
+    return max(1, -(-shape[0] // max_shape[0])), max(1, -(-shape[1] // max_shape[1]))
 
 
 def _block_mean(
-    image: np.ndarray, max_shape: tuple[int, int]
+    image: np.ndarray, max_shape: tuple[int, int], invalid: np.ndarray | None = None
 ) -> tuple[np.ndarray, tuple[int, int]]:
-    """NaN-ignoring block means of a float image, in its own dtype, to fit `max_shape`."""
-    fy = max(1, -(-image.shape[0] // max_shape[0]))
-    fx = max(1, -(-image.shape[1] // max_shape[1]))
+    """Block means of a float image, in its own dtype, leaving out NaN and `invalid`."""
+    fy, fx = reduction_factors(image.shape, max_shape)
     if fy == fx == 1:
         return image, (1, 1)
     ny, nx = -(-image.shape[0] // fy), -(-image.shape[1] // fx)
-    padded = np.full((ny * fy, nx * fx), np.nan, dtype=image.dtype)
-    padded[: image.shape[0], : image.shape[1]] = image
-    blocks = padded.reshape(ny, fy, nx, fx)
-    counts = np.sum(~np.isnan(blocks), axis=(1, 3))
-    sums = np.nansum(blocks, axis=(1, 3))
+    if (ny * fy, nx * fx) == image.shape:  # blocks tile the image: no padded copy
+        values = np.array(image, copy=True)
+        bad = np.isnan(values) if invalid is None else (np.isnan(values) | invalid)
+        rows, cols = np.nonzero(bad)
+        values[rows, cols] = 0.0
+        sums = values.reshape(ny, fy, -1).sum(axis=1).reshape(ny, nx, fx).sum(axis=2)
+        counts = np.full((ny, nx), fy * fx, dtype=np.int64)
+        np.subtract.at(counts, (rows // fy, cols // fx), 1)
+    else:  # ragged edge blocks: pad with NaN
+        padded = np.full((ny * fy, nx * fx), np.nan, dtype=image.dtype)
+        padded[: image.shape[0], : image.shape[1]] = image
+        if invalid is not None:
+            padded[: image.shape[0], : image.shape[1]][invalid] = np.nan
+        blocks = padded.reshape(ny, fy, nx, fx)
+        counts = np.sum(~np.isnan(blocks), axis=(1, 3))
+        sums = np.nansum(blocks, axis=(1, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
         reduced = (sums / counts).astype(image.dtype, copy=False)
     return reduced, (fy, fx)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from swmr_widgets.contrast import invalid_pixels
-from swmr_widgets.decimate import DEFAULT_IMAGE_SHAPE, decimate_image, to_float
+from swmr_widgets.decimate import decimate_image, reduction_factors
 
 __all__ = ["RANGE_PIXELS", "range_sample", "reduce_frame", "stored_sentinels"]
 
@@ -31,27 +31,13 @@ RANGE_PIXELS = 1 << 20
 def reduce_frame(frame: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, tuple[int, int]]:
     """`frame` block-averaged to fit the display, sentinels and masked pixels left out.
 
-    A frame that needs no reduction is returned as it is (as float32), so that
-    what is sent holds the frame's own values.
+    A frame that needs no reduction is returned with its own values (see
+    :func:`~swmr_widgets.decimate.decimate_image`), so that what is sent holds
+    the frame as stored.
     """
-    fy, fx = (max(1, -(-n // m)) for n, m in zip(frame.shape, DEFAULT_IMAGE_SHAPE, strict=True))
-    if fy == fx == 1:
+    if reduction_factors(frame.shape) == (1, 1):
         return decimate_image(frame)
-    bad = invalid_pixels(frame, mask)
-    ny, nx = frame.shape[0] // fy, frame.shape[1] // fx
-    if (ny * fy, nx * fx) != frame.shape:  # ragged edge blocks: the general path
-        values = to_float(frame, np.float32)
-        if bad.any():
-            values = np.where(bad, np.float32(np.nan), values)
-        return decimate_image(values)
-    values = np.array(to_float(frame, np.float32), dtype=np.float32, copy=True)
-    rows, cols = np.nonzero(bad | np.isnan(values))
-    values[rows, cols] = 0.0
-    sums = values.reshape(ny, fy, -1).sum(axis=1).reshape(ny, nx, fx).sum(axis=2)
-    counts = np.full((ny, nx), fy * fx, dtype=np.int32)
-    np.subtract.at(counts, (rows // fy, cols // fx), 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (sums / counts).astype(np.float32), (fy, fx)
+    return decimate_image(frame, invalid=invalid_pixels(frame, mask))
 
 
 def range_sample(

@@ -181,3 +181,25 @@ def test_summary_memory_is_bounded_and_rejects_gaps():
     assert len(summary._tail) < summary.bucket_size
     with pytest.raises(ValueError, match="expected 1000000"):
         summary.extend(np.ones(3), start=5)
+
+
+@pytest.mark.parametrize("shape", [(1024, 1024), (1030, 1100)])  # blocks tile it, or not
+def test_decimate_image_leaves_invalid_pixels_out(shape):
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 1000, shape).astype(np.uint32)
+    invalid = np.zeros(shape, dtype=bool)
+    invalid[::7, ::5] = True
+    image[invalid] = np.iinfo(np.uint32).max  # a detector's gap value
+    reduced, (fy, fx) = decimate_image(image, invalid=invalid)
+    block = image[:fy, :fx][~invalid[:fy, :fx]]
+    assert reduced[0, 0] == pytest.approx(block.mean(), rel=1e-6)
+    assert reduced.max() < 1000
+
+
+def test_reduced_camera_frames_keep_values_float32_would_round():
+    from swmr_widgets.frames import reduce_frame
+
+    frame = 1e12 + np.arange(1024 * 1024, dtype=np.float64).reshape(1024, 1024)
+    reduced, factors = reduce_frame(frame, None)
+    assert reduced.dtype == np.float64 and reduced.nbytes <= 512 * 512 * 4
+    assert reduced[0, 0] == frame[: factors[0], : factors[1]].mean()
