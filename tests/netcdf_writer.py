@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from writers import LineWriter
 
 WIDTH = 16
 N_TIME = 10
@@ -162,53 +162,23 @@ def main() -> None:
             return
 
 
-class NetcdfWriter:
+class NetcdfWriter(LineWriter):
     """Runs this script in another process (for the tests)."""
 
     def __init__(self, path: Path, kind: str, *args: str) -> None:
-        from swmr_widgets.processes import spawn
-
-        self.path = path
-        self.proc = spawn(
-            [sys.executable, __file__, str(path), "--kind", kind, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._expect("done" if kind == "xarray" else "ready")
+        ready = "done" if kind == "xarray" else "ready"
+        super().__init__(path, [__file__, str(path), "--kind", kind, *args], ready)
         if kind == "xarray":
             self.proc.wait(timeout=60)
 
-    def _expect(self, prefix: str) -> str:
-        line = self.proc.stdout.readline()
-        if not line.startswith(prefix):
-            from swmr_widgets.processes import kill
-
-            kill(self.proc)
-            stderr = self.proc.stderr.read()
-            self.stop()
-            raise RuntimeError(f"netcdf writer said {line!r}; stderr: {stderr}")
-        return line
-
     def step(self, k: int) -> int:
         """Append `k` points along time; return how many there are."""
-        self.proc.stdin.write(f"step {k}\n")
-        self.proc.stdin.flush()
-        return int(self._expect("ok").split()[1])
+        return self.count(f"step {k}")
 
     def written(self) -> dict[str, np.ndarray]:
         """What the writer has written so far."""
         with np.load(side_file(self.path)) as npz:
             return {k: npz[k] for k in npz.files}
-
-    def stop(self) -> None:
-        """SIGKILL the writer if it still runs, and close its pipes."""
-        from swmr_widgets.processes import kill
-
-        kill(self.proc)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            stream.close()
 
 
 if __name__ == "__main__":

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from writers import LineWriter
 
 WIDTH = 16
 FRAME = (6, 8)
@@ -173,58 +173,24 @@ def main() -> None:
             return
 
 
-class NexusWriter:
+class NexusWriter(LineWriter):
     """Drives this script in another process, one command at a time (for the tests)."""
 
     def __init__(self, path: Path, seed: int = 0) -> None:
-        from swmr_widgets.processes import spawn
-
-        self.path = path
-        self.proc = spawn(
-            [sys.executable, __file__, str(path), "--seed", str(seed)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._expect("ready")
-
-    def _expect(self, prefix: str) -> str:
-        line = self.proc.stdout.readline()
-        if not line.startswith(prefix):
-            from swmr_widgets.processes import kill
-
-            kill(self.proc)
-            stderr = self.proc.stderr.read()
-            self.stop()
-            raise RuntimeError(f"nexus writer said {line!r}; stderr: {stderr}")
-        return line
+        super().__init__(path, [__file__, str(path), "--seed", str(seed)])
 
     def step(self, k: int) -> int:
         """Append `k` points; return how many there are."""
-        self.proc.stdin.write(f"step {k}\n")
-        self.proc.stdin.flush()
-        return int(self._expect("ok").split()[1])
+        return self.count(f"step {k}")
 
     def close(self) -> None:
         """Let the writer close the file and exit."""
-        self.proc.stdin.write("close\n")
-        self.proc.stdin.flush()
-        self._expect("ok")
-        self.proc.wait(timeout=30)
+        self.end("close")
 
     def written(self) -> dict[str, np.ndarray]:
         """What the writer has written so far."""
         with np.load(side_file(self.path)) as npz:
             return {k: npz[k] for k in npz.files}
-
-    def stop(self) -> None:
-        """SIGKILL the writer if it still runs, and close its pipes."""
-        from swmr_widgets.processes import kill
-
-        kill(self.proc)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            stream.close()
 
 
 if __name__ == "__main__":

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from writers import LineWriter
 
 NAV1D = (5,)
 NAV2D = (5, 4)
@@ -204,63 +204,29 @@ def main() -> None:
             return
 
 
-class PymodaqWriter:
+class PymodaqWriter(LineWriter):
     """Drives this script in another process, one command at a time (for the tests)."""
 
     def __init__(self, path: Path, kind: str, seed: int = 0) -> None:
-        from swmr_widgets.processes import spawn
-
-        self.path, self.kind = path, kind
-        self.proc = spawn(
-            [sys.executable, __file__, str(path), "--kind", kind, "--seed", str(seed)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._expect("ready")
+        self.kind = kind
+        super().__init__(path, [__file__, str(path), "--kind", kind, "--seed", str(seed)])
 
     @property
     def base(self) -> str:
         """The group holding the detector's data."""
         return LOGGER if self.kind == "logger" else SCAN
 
-    def _expect(self, prefix: str) -> str:
-        line = self.proc.stdout.readline()
-        if not line.startswith(prefix):
-            from swmr_widgets.processes import kill
-
-            kill(self.proc)
-            stderr = self.proc.stderr.read()
-            self.stop()
-            raise RuntimeError(f"pymodaq writer said {line!r}; stderr: {stderr}")
-        return line
-
     def step(self, k: int) -> int:
         """Write the next `k` points; return how many are written."""
-        self.proc.stdin.write(f"step {k}\n")
-        self.proc.stdin.flush()
-        return int(self._expect("ok").split()[1])
+        return self.count(f"step {k}")
 
     def close(self, command: str = "close") -> None:
         """Let the writer end the file with `command` ("close" or "finalize") and exit."""
-        if self.proc.poll() is None:
-            self.proc.stdin.write(f"{command}\n")
-            self.proc.stdin.flush()
-            self._expect("ok")
-            self.proc.wait(timeout=30)
+        self.end(command)
 
     def written(self) -> dict[str, np.ndarray]:
         """What the writer has written so far."""
         return written(self.path)
-
-    def stop(self) -> None:
-        """SIGKILL the writer if it still runs, and close its pipes."""
-        from swmr_widgets.processes import kill
-
-        kill(self.proc)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            stream.close()
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
+from writers import LineWriter
 
 NAV = (5, 4)
 WIDTH = 16
@@ -118,42 +118,15 @@ def main() -> None:
             return
 
 
-class ScanWriter:
+class ScanWriter(LineWriter):
     """Drives this script in another process, one command at a time (for the tests)."""
 
     def __init__(self, path: Path, *args: str) -> None:
-        self.path = path
-        from swmr_widgets.processes import spawn
-
-        self.proc = spawn(
-            [sys.executable, __file__, str(path), *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._expect("ready")
-
-    def _expect(self, prefix: str) -> str:
-        line = self.proc.stdout.readline()
-        if not line.startswith(prefix):
-            self.stop()
-            raise RuntimeError(f"scan writer said {line!r}; stderr: {self.proc.stderr.read()}")
-        return line
+        super().__init__(path, [__file__, str(path), *args])
 
     def fill(self, k: int) -> int:
         """Fill the next `k` points; return how many are filled."""
-        self.proc.stdin.write(f"fill {k}\n")
-        self.proc.stdin.flush()
-        return int(self._expect("ok").split()[1])
-
-    def stop(self) -> None:
-        """SIGKILL the writer (as a crash would) and close its pipes."""
-        from swmr_widgets.processes import kill
-
-        kill(self.proc)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            stream.close()
+        return self.count(f"fill {k}")
 
 
 if __name__ == "__main__":

@@ -19,19 +19,38 @@ def _spawn(script: str, path: Path, *args: str, stdin: int) -> subprocess.Popen:
     return spawn(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-class ScriptedWriter:
-    """Drives ``tests/swmr_writer.py`` in another process, one command at a time."""
+class LineWriter:
+    """A writer script in another process that answers each command on stdin with a line.
 
-    def __init__(self, path: Path, *args: str) -> None:
+    Parameters
+    ----------
+    path : Path
+        The file it writes.
+    argv : list of str
+        The script and its arguments (run with this Python).
+    ready : str
+        The line it prints once the file is ready.
+    """
+
+    def __init__(self, path: Path, argv: list[str], ready: str = "ready") -> None:
         self.path = path
-        self.proc = _spawn("swmr_writer.py", path, *args, stdin=subprocess.PIPE)
-        self._expect("ready")
+        self.proc = spawn(
+            [sys.executable, *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._expect(ready)
 
     def _expect(self, prefix: str) -> str:
         line = self.proc.stdout.readline()
         if not line.startswith(prefix):
             kill(self.proc)
-            raise RuntimeError(f"writer said {line!r}; stderr: {self.proc.stderr.read()}")
+            stderr = self.proc.stderr.read()
+            self.stop()
+            name = Path(self.proc.args[1]).name
+            raise RuntimeError(f"{name} said {line!r}; stderr: {stderr}")
         return line
 
     def send(self, command: str) -> str:
@@ -40,25 +59,41 @@ class ScriptedWriter:
         self.proc.stdin.flush()
         return self._expect("ok").strip()
 
-    def append(self, k: int) -> int:
-        return int(self.send(f"append {k}").split()[1])
+    def count(self, command: str) -> int:
+        """Send a command answered ``ok N`` and return N."""
+        return int(self.send(command).split()[1])
 
-    def fill(self, k: int) -> int:
-        return int(self.send(f"fill {k}").split()[1])
-
-    def close(self) -> None:
+    def end(self, command: str = "close", timeout: float = 30.0) -> None:
+        """Let the writer end the file with `command` and exit (if it still runs)."""
         if self.proc.poll() is None:
-            self.send("close")
-            self.proc.wait(timeout=10)
+            self.send(command)
+            self.proc.wait(timeout=timeout)
 
     def kill(self) -> None:
         """SIGKILL the writer, as a crash would."""
         kill(self.proc, timeout=10)
 
     def stop(self) -> None:
+        """SIGKILL the writer if it still runs, and close its pipes."""
         self.kill()
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             stream.close()
+
+
+class ScriptedWriter(LineWriter):
+    """Drives ``tests/swmr_writer.py`` in another process, one command at a time."""
+
+    def __init__(self, path: Path, *args: str) -> None:
+        super().__init__(path, [str(HERE / "swmr_writer.py"), str(path), *args])
+
+    def append(self, k: int) -> int:
+        return self.count(f"append {k}")
+
+    def fill(self, k: int) -> int:
+        return self.count(f"fill {k}")
+
+    def close(self) -> None:
+        self.end("close", timeout=10)
 
 
 class StreamWriter:
