@@ -12,7 +12,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 import swmr_writer  # noqa: E402
-from writers import ScriptedWriter, StreamWriter, _spawn  # noqa: E402, F401
+from writers import ScriptedWriter, StreamWriter, _spawn, stopped_at_exit  # noqa: E402, F401
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,16 +31,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def writer_factory(tmp_path: Path) -> Iterator:
     """Start scripted writers on files in ``tmp_path``; all are stopped at teardown."""
-    started: list[ScriptedWriter] = []
 
-    def start(name: str = "scan.h5", *args: str) -> ScriptedWriter:
-        w = ScriptedWriter(tmp_path / name, *args)
-        started.append(w)
-        return w
+    def make(name: str = "scan.h5", *args: str) -> ScriptedWriter:
+        return ScriptedWriter(tmp_path / name, *args)
 
-    yield start
-    for w in started:
-        w.stop()
+    with stopped_at_exit(make) as start:
+        yield start
 
 
 @pytest.fixture
@@ -58,17 +54,13 @@ def values():
 @pytest.fixture
 def stream_factory(tmp_path: Path) -> Iterator:
     """Start free-running writers (``stream_writer.py``); all are stopped at teardown."""
-    started: list[StreamWriter] = []
 
-    def start(name: str | Path = "stream.h5", *args: str) -> StreamWriter:
+    def make(name: str | Path = "stream.h5", *args: str) -> StreamWriter:
         """`name` is a file name in ``tmp_path``, or a :class:`~pathlib.Path`."""
-        w = StreamWriter(name if isinstance(name, Path) else tmp_path / name, *args)
-        started.append(w)
-        return w
+        return StreamWriter(name if isinstance(name, Path) else tmp_path / name, *args)
 
-    yield start
-    for w in started:
-        w.stop()
+    with stopped_at_exit(make) as start:
+        yield start
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 from marks import assert_image
 from netcdf_writer import NetcdfWriter
 from waits import wait_for
+from writers import stopped_at_exit
 
 pytest.importorskip("h5netcdf")
 
@@ -29,16 +30,12 @@ TIME_TITLE = "time (milliseconds since 2026-01-01)"
 @pytest.fixture
 def netcdf(tmp_path: Path) -> Iterator:
     """Run netCDF writers on files in ``tmp_path``; all are stopped at teardown."""
-    started: list[NetcdfWriter] = []
 
-    def start(kind: str, *args: str, name: str = "data.nc") -> NetcdfWriter:
-        w = NetcdfWriter(tmp_path / name, kind, *args)
-        started.append(w)
-        return w
+    def make(kind: str, *args: str, name: str = "data.nc") -> NetcdfWriter:
+        return NetcdfWriter(tmp_path / name, kind, *args)
 
-    yield start
-    for w in started:
-        w.stop()
+    with stopped_at_exit(make) as start:
+        yield start
 
 
 @pytest.fixture

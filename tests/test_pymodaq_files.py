@@ -34,6 +34,7 @@ from pymodaq_writer import (
     PymodaqWriter,
 )
 from waits import wait_for
+from writers import stopped_at_exit
 
 pytest.importorskip("pymodaq_data")
 
@@ -46,16 +47,12 @@ TIMEOUT = 30.0
 @pytest.fixture
 def pymodaq(tmp_path: Path) -> Iterator:
     """Start PyMoDAQ writers (``kind``: scan1d, scan2d, logger); all are stopped at teardown."""
-    started: list[PymodaqWriter] = []
 
-    def start(kind: str, seed: int = 0) -> PymodaqWriter:
-        w = PymodaqWriter(tmp_path / f"{kind}.h5", kind, seed)
-        started.append(w)
-        return w
+    def make(kind: str, seed: int = 0) -> PymodaqWriter:
+        return PymodaqWriter(tmp_path / f"{kind}.h5", kind, seed)
 
-    yield start
-    for w in started:
-        w.stop()
+    with stopped_at_exit(make) as start:
+        yield start
 
 
 @pytest.fixture

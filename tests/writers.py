@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from swmr_widgets.processes import kill, spawn, stop
 
 HERE = Path(__file__).parent
+
+
+@contextlib.contextmanager
+def stopped_at_exit(make: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A `make` that keeps what it starts, to stop every one of them at exit (a fixture's)."""
+    started: list[Any] = []
+
+    def start(*args: Any, **kwargs: Any) -> Any:
+        started.append(make(*args, **kwargs))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for writer in started:
+            writer.stop()
 
 
 def _spawn(script: str, path: Path, *args: str, stdin: int) -> subprocess.Popen:
