@@ -198,7 +198,9 @@ class ImageFigure:
         Parameters
         ----------
         image : numpy.ndarray
-            The 2-D image to draw (sent as float32).
+            The 2-D image to draw, as :func:`~swmr_widgets.decimate.decimate_image`
+            gives it (float32 where exact, else float64); other dtypes are
+            converted by :func:`~swmr_widgets.decimate.exact_float`.
         x, y : numpy.ndarray
             Coordinates of its columns and rows.
         mask : numpy.ndarray, optional
@@ -221,7 +223,9 @@ class ImageFigure:
             image, x, y = np.full((2, 2), np.nan, dtype=np.float32), np.arange(2.0), np.arange(2.0)
         xs = _extent(x, image.shape[1])
         ys = _extent(y, image.shape[0])
-        values = _fresh(exact_float(image))
+        # decimate_image has chosen float32 or float64 already: do not check again
+        chosen = image.dtype in (np.float32, np.float64)
+        values = _fresh(image if chosen else exact_float(image))
         source = values if source is None else source
 
         def apply() -> None:  # run when sent: a frame dropped costs no colour range
