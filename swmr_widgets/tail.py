@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stall-after", type=float, default=5.0, help="seconds without change = stalled"
     )
+    parser.add_argument(
+        "--no-lock",
+        action="store_true",
+        help="read without HDF5's file lock, so the writer can reopen the file in 'a' mode "
+        "(pymodaq-data's finalize_swmr)",
+    )
 
 
 class _Printer:
@@ -188,7 +194,12 @@ class _Tail:
     def __init__(self, args: argparse.Namespace, printer: _Printer) -> None:
         self.args = args
         self.printer = printer
-        self.live = LiveFile(args.file, wait=args.wait or None, stall_after=args.stall_after)
+        self.live = LiveFile(
+            args.file,
+            wait=args.wait or None,
+            stall_after=args.stall_after,
+            locking=False if args.no_lock else None,
+        )
         self.feeds: list[Feed] = []
         self.skip: dict[Feed, int] = {}
         self._reported: tuple | None = None

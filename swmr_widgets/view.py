@@ -24,7 +24,7 @@ from swmr_widgets.cells import claim_cell
 from swmr_widgets.live import LiveFile, LiveFolder, Poll
 from swmr_widgets.panels import Panel, make_panels
 from swmr_widgets.status import StatusLine
-from swmr_widgets.swmr import SwmrMode, explain_hdf5_error
+from swmr_widgets.swmr import Locking, SwmrMode, explain_hdf5_error
 from swmr_widgets.ticker import Ticker, loop_running
 from swmr_widgets.toolbar import build_toolbar
 from swmr_widgets.tree import DatasetTree
@@ -67,6 +67,11 @@ class SwmrView(widgets.VBox):
         holds the file, or holds files that its external links or virtual
         datasets point at (an Eiger/Odin master whose data files are still
         being written).
+    locking : bool, "best-effort" or None, default None
+        HDF5 file locking while the file is read (see
+        :class:`~swmr_widgets.live.LiveFile`). Pass ``False`` when the writer
+        reopens the file at the end, as pymodaq-data's ``finalize_swmr()``
+        does: a reader's lock makes that reopen fail.
     tree_interval : float, default 2.0
         Seconds between two refreshes of the shapes shown in the tree.
     stall_after : float, optional
@@ -104,6 +109,7 @@ class SwmrView(widgets.VBox):
         autostart: bool = True,
         wait: bool | None = None,
         swmr: SwmrMode = "auto",
+        locking: Locking = None,
         tree_interval: float = 2.0,
         stall_after: float | None = None,
         follow: str | None = None,
@@ -125,6 +131,7 @@ class SwmrView(widgets.VBox):
         self.ticks = 0  # ticks run, for tests and diagnostics
         options = {
             "swmr": swmr,
+            "locking": locking,
             "stall_after": stall_after or max(10 * interval, 5.0),
             "tree_interval": tree_interval,
         }
@@ -134,6 +141,7 @@ class SwmrView(widgets.VBox):
             from swmr_widgets.remote.engine import TiledLive
 
             options.pop("swmr")
+            options.pop("locking")
             self.live = TiledLive(source, api_key=api_key, **options)
         elif _is_folder(source, follow):
             self.folder = LiveFolder(source, follow=follow, carry=False, **options)

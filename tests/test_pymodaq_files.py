@@ -257,16 +257,11 @@ def test_logger_rows_and_time_axis_exact(pymodaq, lives):
         assert live.health.state is State.LIVE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="with HDF5's default locking (LiveFile has no locking= yet), the reader's shared "
-    "lock makes the writer's reopen in finalize_swmr() fail with 'unable to lock file'",
-)
 def test_writer_can_end_swmr_with_finalize_while_followed(pymodaq, lives):
+    """``locking=False``: pymodaq-data's reopen in "a" mode succeeds while followed."""
     w = pymodaq("scan2d", seed=11)
     w.step(20)
-    live = lives(w.path)
+    live = lives(w.path, locking=False)
     feed = live.follow(f"{w.base}/{DATA1D}")
     poll_until(live, lambda s: feed.path in s, "the last trace")
     assert live.health.state is State.FINISHED
@@ -334,6 +329,24 @@ def test_view_draws_the_latest_scan_point_with_pymodaq_axes(pymodaq, views):
     # the writer stops halfway: the status says so
     wait_for(lambda: view.refresh() or view.live.health.state is State.STALLED, TIMEOUT, "stalled")
     assert "stalled" in view.status and f"scan {n}/20" in view.status
+
+
+def test_view_without_lock_stays_right_through_finalize(pymodaq, views):
+    """``SwmrView(path, locking=False)``: the scan's end, with its reopen, leaves the view right."""
+    pytest.importorskip("bqplot")
+    from swmr_widgets.panels import TracePanel
+
+    w = pymodaq("scan2d", seed=13)
+    n = w.step(20)
+    path = f"{w.base}/{DATA1D}"
+    view = views(w.path, selected=[path], locking=False)
+    trace = _panel(view, TracePanel, path)
+    wait_for(lambda: view.refresh() or f"scan {n}/20" in view.status, TIMEOUT, f"{n}/20")
+    w.close("finalize")  # raises if the writer could not reopen the file
+    for _ in range(3):
+        view.refresh()
+    assert "error" not in view.status, view.status
+    np.testing.assert_array_equal(np.asarray(trace.plot.lines[0].y), w.written()["d1"][-1, -1])
 
 
 def test_view_of_a_pymodaq_logger_overlays_channels_on_elapsed_time(pymodaq, views):

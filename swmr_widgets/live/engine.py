@@ -39,7 +39,13 @@ from swmr_widgets.live.trends import Roi, RoiFeed, TrendFeed, check_source
 from swmr_widgets.live.updates import Update
 from swmr_widgets.metadata import DatasetMeta, broken_meta, describe_dataset
 from swmr_widgets.nodes import tree_nodes
-from swmr_widgets.swmr import HELD_BY_WRITER, SwmrMode, explain_hdf5_error, refresh_cached
+from swmr_widgets.swmr import (
+    HELD_BY_WRITER,
+    Locking,
+    SwmrMode,
+    explain_hdf5_error,
+    refresh_cached,
+)
 
 __all__ = ["LiveFile", "Poll"]
 
@@ -111,6 +117,12 @@ class LiveFile:
         in SWMR mode when data its external links or virtual datasets point
         at turns out to be held by a SWMR writer (a detector master whose data
         files are still being written).
+    locking : bool, "best-effort" or None, default None
+        HDF5 file locking while the file is read. With the default lock, a
+        writer that closes the file and opens it again in ``"a"`` mode (as
+        pymodaq-data's ``finalize_swmr()`` does at the end of a scan) fails
+        while the file is followed; ``False`` lets it, but a file rewritten in
+        place under the same name is then noticed only when it shrinks.
     stall_after : float, default 5.0
         Seconds without any change after which the writer counts as stalled.
     tree_interval : float, default 2.0
@@ -134,9 +146,11 @@ class LiveFile:
         *,
         wait: bool | None = None,
         swmr: SwmrMode = "auto",
+        locking: Locking = None,
         stall_after: float = 5.0,
         tree_interval: float = 2.0,
     ) -> None:
+        self.locking = locking
         self.stall_after = stall_after
         self.tree_interval = tree_interval
         self._feeds: dict[Feed, None] = {}
@@ -162,7 +176,7 @@ class LiveFile:
 
     def _open_source(self, source: Any, *, wait: bool | None, swmr: SwmrMode) -> FileSource:
         """The source followed (a local file here; the Tiled engine gives its own)."""
-        return FileSource(source, wait=wait, swmr=swmr)
+        return FileSource(source, wait=wait, swmr=swmr, locking=self.locking)
 
     # ------------------------------------------------------------------ what is there
 

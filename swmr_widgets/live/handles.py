@@ -21,7 +21,7 @@ from typing import ClassVar
 import h5py
 
 from swmr_widgets.live.reopened import ReopenedDataset, needs_reopening
-from swmr_widgets.swmr import SwmrMode, is_swmr_read, open_h5_file_for_reading
+from swmr_widgets.swmr import Locking, SwmrMode, is_swmr_read, open_h5_file_for_reading
 
 __all__ = ["SharedFile", "file_identity"]
 
@@ -64,9 +64,9 @@ class SharedFile:
         return self.root.file
 
     @classmethod
-    def acquire(cls, path: Path, swmr: SwmrMode = "auto") -> SharedFile:
+    def acquire(cls, path: Path, swmr: SwmrMode = "auto", locking: Locking = None) -> SharedFile:
         """Open `path` (see :func:`open_h5_file_for_reading`), or share it if already open."""
-        f, is_swmr = open_h5_file_for_reading(path, swmr=swmr)
+        f, is_swmr = open_h5_file_for_reading(path, swmr=swmr, locking=locking)
         key, _ = file_identity(f, path)
         shared = cls._open.get(key) if key is not None else None
         if shared is not None and shared.file.id.valid and shared.owned:

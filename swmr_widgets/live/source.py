@@ -20,7 +20,7 @@ import h5py
 from swmr_widgets.linked import linked_files
 from swmr_widgets.live.handles import SharedFile, file_identity
 from swmr_widgets.superblock import held_by_swmr_writer
-from swmr_widgets.swmr import FileLockedError, NotHDF5Error, SwmrMode, is_empty_file
+from swmr_widgets.swmr import FileLockedError, Locking, NotHDF5Error, SwmrMode, is_empty_file
 
 __all__ = ["Change", "FileSource"]
 
@@ -55,6 +55,11 @@ class FileSource:
         virtual datasets point at other files (a detector master) is reopened
         in SWMR mode once a SWMR writer holds one of those files, so that the
         linked data can be read and followed.
+    locking : bool, "best-effort" or None, default None
+        HDF5 file locking (see :func:`~swmr_widgets.swmr.open_h5_file_for_reading`).
+        ``False`` lets a writer reopen the file in ``"a"`` mode while it is
+        read; a file then rewritten in place under the same name is noticed
+        only when it shrinks.
     link_interval : float
         Seconds between two looks at the files a master links to.
     """
@@ -65,10 +70,12 @@ class FileSource:
         *,
         wait: bool | None,
         swmr: SwmrMode,
+        locking: Locking = None,
         link_interval: float = 0.5,
     ) -> None:
         self.wait = wait
         self.swmr = swmr
+        self.locking = locking
         self.link_interval = link_interval
         self._linked: list[Path] = []  # files a master links to
         self._linked_next = 0.0
@@ -119,7 +126,7 @@ class FileSource:
             return True
         wait_missing = self.wait is True
         try:
-            shared = SharedFile.acquire(self.path, self.swmr)
+            shared = SharedFile.acquire(self.path, self.swmr, self.locking)
         except (FileNotFoundError, NotHDF5Error) as exc:
             # an empty file is one being created: wait for it as for a missing one
             being_created = isinstance(exc, FileNotFoundError) or is_empty_file(self.path)
@@ -208,7 +215,7 @@ class FileSource:
         self.shared.forget()
         self.detach()
         try:
-            shared = SharedFile.acquire(self.path, True)
+            shared = SharedFile.acquire(self.path, True, self.locking)
         except OSError as exc:
             self.waiting_for = f"cannot open {self.path.name} yet: {exc}"
             return False
