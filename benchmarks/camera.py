@@ -251,6 +251,10 @@ def measure(
         for p in painted
         if int(p["tag"]) in camera.flushes
     ]
+    # the frame's way split in two: flush -> the page has it, and the page's own drawing
+    known = [p for p in painted if int(p["tag"]) in camera.flushes and "received" in p]
+    arrive = [p["received"] / 1000.0 - camera.flushes[int(p["tag"])] for p in known]
+    draw = [(p["time"] - p["received"]) / 1000.0 for p in known]
     written = sum(1 for t in camera.flushes.values() if t0 <= t <= t1)
     cpu = 100.0 * (sum(cpu1[:2]) - sum(cpu0[:2])) / (t1 - t0) if cpu0 and cpu1 else float("nan")
     return {
@@ -263,6 +267,8 @@ def measure(
         "p50_ms": round(1000 * percentile(lat, 0.5), 1),
         "p90_ms": round(1000 * percentile(lat, 0.9), 1),
         "max_ms": round(1000 * max(lat), 1) if lat else float("nan"),
+        "p50_flush_to_page_ms": round(1000 * percentile(arrive, 0.5), 1),
+        "p50_page_to_pixel_ms": round(1000 * percentile(draw, 0.5), 1),
         "kernel_cpu_pct": round(cpu, 1),
         "voila_rss_growth_mb_s": round((rss1 - rss0) / 1e6 / (t1 - t0), 2),
         "status": status.strip()[:200],
@@ -305,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(
                         f"{transport:8s} {size:>5s}^2 @{rate:>3s} Hz: "
                         f"{row['painted_fps']:5.1f} fps painted (of {row['written_fps']:.1f}), "
-                        f"p50 {row['p50_ms']:7.1f} ms, p90 {row['p90_ms']:7.1f} ms, "
+                        f"p50 {row['p50_ms']:7.1f} ms, p90 {row['p90_ms']:7.1f} ms "
+                        f"(to page {row['p50_flush_to_page_ms']:.0f}, "
+                        f"drawing {row['p50_page_to_pixel_ms']:.0f}), "
                         f"kernel {row['kernel_cpu_pct']:5.1f} %, "
                         f"voila RSS {row['voila_rss_growth_mb_s']:+.2f} MB/s",
                         flush=True,

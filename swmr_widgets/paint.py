@@ -10,8 +10,9 @@ frame waits, the ones in between are dropped.
   page showing the widgets, watches the mark's ``frame_id`` trait; after the
   mark has taken the new data it waits for the next animation frame (the one
   that shows it) to be rendered and sends ``{"painted": frame_id}`` back. It also
-  dispatches a ``swmr-painted`` DOM event (detail: ``frame``, ``tag``,
-  ``time`` in ms since the epoch) for benchmarks and tests. A hidden tab runs
+  dispatches a ``swmr-painted`` DOM event (detail: ``frame``, ``tag``, and
+  ``received`` and ``time``, when the page took the frame and when it was
+  painted, in ms since the epoch) for benchmarks and tests. A hidden tab runs
   no animation frames, so it never acknowledges.
 * :class:`PaintGate` sits in the kernel before a mark. :meth:`PaintGate.offer`
   applies an update at once, unless a frame is still being drawn: then the
@@ -67,11 +68,13 @@ export default {
     const painted = () => {
       const frame = mark.get("frame_id");
       const tag = mark.get("frame_tag");
+      const received = performance.timeOrigin + performance.now();
       // the task queued from an animation frame callback runs once that frame is rendered
       requestAnimationFrame(() => setTimeout(() => {
         const time = performance.timeOrigin + performance.now();
         model.send({ painted: frame });
-        document.dispatchEvent(new CustomEvent("swmr-painted", { detail: { frame, tag, time } }));
+        const detail = { frame, tag, time, received };
+        document.dispatchEvent(new CustomEvent("swmr-painted", { detail }));
       }, 0));
     };
     mark.on("change:frame_id", painted);
