@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -92,6 +93,15 @@ class LoopWatch:
             await asyncio.sleep(step)
         self.sample()
         return time.monotonic()
+
+    async def during(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run the blocking ``fn(*args, **kwargs)`` in a thread, sampling the statuses."""
+        task = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+        while not task.done():
+            self.sample()
+            await asyncio.sleep(0.005)
+        self.sample()
+        return task.result()
 
     def alive(self) -> bool:
         return all(v._ticker._task is not None and not v._ticker._task.done() for v in self.views)
@@ -309,8 +319,8 @@ def test_view_waits_for_missing_then_locked_file_and_attaches_within_an_interval
         view.start()
         await watch.run_for(0.5)
         w = stream_factory(path, "--swmr-delay", "1.0", "--rows-per-s", "500")
-        await asyncio.to_thread(w.expect, "created")
-        t_swmr = float((await asyncio.to_thread(w.expect, "swmr")).split()[1])
+        await watch.during(w.expect, "created")
+        t_swmr = float((await watch.during(w.expect, "swmr")).split()[1])
         found["swmr"] = t_swmr
         found["attached"] = await watch.until(lambda: bool(view.paths), timeout=10)
         await watch.until(lambda: len(view.figures) and len(line_xy(view)[1]) > 10, timeout=5)
@@ -480,8 +490,8 @@ def test_scan_restarted_in_place_view_lets_the_new_writer_in(stream_factory, vie
         watch.install()
         view.start()
         await watch.run_for(0.3)
-        await asyncio.to_thread(a.finish)
-        first_try = await asyncio.to_thread(
+        await watch.during(a.finish)
+        first_try = await watch.during(
             subprocess.run,
             [sys.executable, str(Path(sw.__file__)), str(path), "--duration", "0.2"],
             capture_output=True,
@@ -490,9 +500,9 @@ def test_scan_restarted_in_place_view_lets_the_new_writer_in(stream_factory, vie
         )
         outcome["first_try"] = first_try
         await watch.until(lambda: "inplace.h5" in view.status and not view.paths, timeout=5)
-        c = await asyncio.to_thread(stream_factory, path, "--rows-per-s", "200")
-        await asyncio.to_thread(c.expect, "created")
-        await asyncio.to_thread(c.expect, "swmr")
+        c = await watch.during(stream_factory, path, "--rows-per-s", "200")
+        await watch.during(c.expect, "created")
+        await watch.during(c.expect, "swmr")
         await watch.until(lambda: bool(view.paths) and len(line_xy(view)[1]) > 20, timeout=10)
         outcome["c"] = c
         alive = watch.alive()
